@@ -1,0 +1,35 @@
+import { defineCommand } from "citty";
+import { parseImageRef } from "../../transport/index.ts";
+import { getConfig, getRawManifest, inspect } from "../../verbs/inspect.ts";
+import { commonArgs, platformArg, platformsFrom, required } from "../args.ts";
+import { printBytes, printJson } from "../render.ts";
+import { UsageError } from "../../core/errors.ts";
+
+export const examples = [
+  "stevedore inspect oci:./layout:app",
+  "stevedore inspect --raw oci:./layout:app | jq .mediaType",
+  "stevedore inspect --config --platform linux/arm64 oci-archive:./multi.tar",
+];
+
+export default defineCommand({
+  meta: { name: "inspect", description: "Describe an image: digest, platform, layers, env, labels (like skopeo inspect)" },
+  args: {
+    image: { type: "positional", description: "Image (transport:reference)" },
+    raw: { type: "boolean", description: "Print the exact manifest bytes (with --config: the exact config bytes)" },
+    config: { type: "boolean", description: "Print the image config" },
+    ...platformArg,
+    ...commonArgs,
+  },
+  async run({ args, rawArgs }) {
+    const ref = parseImageRef(required(args.image, "IMAGE"));
+    const platforms = platformsFrom(rawArgs);
+    if (platforms.length > 1) throw new UsageError("inspect takes one --platform");
+    const options = { platform: platforms[0] };
+    if (args.config) {
+      const bytes = await getConfig(ref, options);
+      return args.raw ? printBytes(bytes) : printJson(JSON.parse(new TextDecoder().decode(bytes)));
+    }
+    if (args.raw) return printBytes((await getRawManifest(ref)).bytes);
+    printJson(await inspect(ref, options));
+  },
+});

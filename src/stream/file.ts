@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Descriptor } from "../core/descriptor.ts";
+import { NotFoundError } from "../core/errors.ts";
+import { BlobVerifier } from "./verify.ts";
+
+/** 1 MiB reads: the size at which reading and hashing overlap best here (PERFORMANCE-NOTES). */
+const chunkSize = 1 << 20;
+/** Bytes of writes queued behind the hasher before the reader waits for the disk. */
+const maxQueuedBytes = 16 << 20;
+
+/** Streams a file (or a byte range of it) in 1 MiB chunks; a missing file is a NotFoundError. */
+export function readFileStream(path: string, range?: { start: number; end: number }): ReadableStream<Uint8Array> {
+  let handle: FileHandle | undefined;
+  let position = range?.start ?? 0;
+  const end = range?.end ?? Number.POSITIVE_INFINITY;
+  return new ReadableStream<Uint8Array>({
+    async start() {
+      try {
+        handle = await open(path, "r");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new NotFoundError(`${path}: no such file`);
+        throw err;
+      }
+    },
+    async pull(controller) {
+      const want = Math.min(chunkSize, end - position);
+      const buffer = Buffer.allocUnsafe(Math.max(want, 0));
+      const { bytesRead } = want > 0 ? await handle!.read(buffer, 0, want, position) : { bytesRead: 0 };
+      if (bytesRead === 0) {
+        await handle!.close();
+        controller.close();
+        return;
+      }
+      position += bytesRead;
+      controller.enqueue(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead));
+    },
+    async cancel() {
+      await handle?.close();
+    },
+  });
+}
+
+/** A unique temporary name beside `path`, so the final rename stays on one filesystem. */
+export function temporaryPath(path: string): string {
+  return `${path}.tmp-${randomBytes(6).toString("hex")}`;
+}
+
+export interface AtomicWriteOptions {
+  /** Check size and digest while writing; a mismatch leaves nothing behind. */
+  readonly verify?: { desc: Descriptor; where: string };
+  /** fsync before the rename, so a crash never leaves a renamed but empty file. */
+  readonly fsync?: boolean;
+}
+
+/**
+ * Writes a stream to `path` through a temporary file renamed at the end: a reader never sees
+ * half a file, and any error (even at the last byte) removes the temporary.
+ */
+export async function writeFileAtomic(
+  path: string,
+  body: ReadableStream<Uint8Array> | Uint8Array,
+  options: AtomicWriteOptions = {},
+): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = temporaryPath(path);
+  const handle = await open(temp, "wx");
+  try {
+    await writeAll(handle, body, options.verify && new BlobVerifier(options.verify.desc, options.verify.where));
+    if (options.fsync) await handle.sync();
+    await handle.close();
+    await rename(temp, path);
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** Hashes each chunk as it arrives and lets the disk write behind, up to maxQueuedBytes. */
+async function writeAll(handle: FileHandle, body: ReadableStream<Uint8Array> | Uint8Array, verifier?: BlobVerifier): Promise<void> {
+  if (body instanceof Uint8Array) {
+    verifier?.update(body);
+    verifier?.finish();
+    await handle.write(body);
+    return;
+  }
+  const reader = body.getReader();
+  let queued = 0;
+  let writing: Promise<unknown> = Promise.resolve();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      verifier?.update(value);
+      queued += value.byteLength;
+      writing = writing.then(() => handle.write(value)).then(() => (queued -= value.byteLength));
+      if (queued > maxQueuedBytes) await writing;
+    }
+    verifier?.finish();
+  } catch (err) {
+    await reader.cancel(err).catch(() => {});
+    await writing.catch(() => {});
+    throw err;
+  }
+  await writing;
+}

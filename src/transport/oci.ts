@@ -1,0 +1,153 @@
+import { readdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Descriptor } from "../core/descriptor.ts";
+import { type Digest, parseDigest } from "../core/digest.ts";
+import { UsageError } from "../core/errors.ts";
+import { type RawManifest, childDescriptors, maxManifestBytes, parseManifest } from "../core/manifest.ts";
+import { acceptedManifestTypes, isManifestType } from "../core/media-type.ts";
+import { writeFileAtomic } from "../stream/file.ts";
+import { assertLayoutOrEmpty, blobPath, directoryTree, manifestDescriptor } from "./layout-files.ts";
+import {
+  type IndexJson,
+  type LayoutSelector,
+  OciLayoutSource,
+  formatLayoutSelector,
+  indexJsonWith,
+  indexJsonWithout,
+  ociLayoutBytes,
+  ociLayoutFile,
+  parseLayoutSelector,
+  readIndexJson,
+  refNameAnnotation,
+  selectEntry,
+} from "./oci-layout.ts";
+import type { ImageDestination, ImageRef, OpenOptions, Transport } from "./types.ts";
+
+/** `oci:PATH[:TAG|@DIGEST|@N]`: an OCI image layout directory holding any number of images. */
+export const ociTransport: Transport = {
+  name: "oci",
+  parse(rest) {
+    const colon = rest.indexOf(":");
+    const path = colon === -1 ? rest : rest.slice(0, colon);
+    if (path === "") throw new UsageError(`oci:${rest}: missing the layout's path`);
+    return new OciRef(path, parseLayoutSelector(colon === -1 ? "" : rest.slice(colon + 1), `oci:${path}`));
+  },
+};
+
+class OciRef implements ImageRef {
+  readonly transport = ociTransport;
+  constructor(
+    readonly path: string,
+    readonly selector: LayoutSelector,
+  ) {}
+
+  toString(): string {
+    return `oci:${this.path}${formatLayoutSelector(this.selector)}`;
+  }
+
+  async openSource() {
+    return new OciLayoutSource(directoryTree(this.path), this.selector, `oci:${this.path}`);
+  }
+
+  async openDestination(opts: OpenOptions = {}): Promise<ImageDestination> {
+    if (this.selector.kind === "digest" || this.selector.kind === "position") {
+      throw new UsageError(`${this}: a destination is named by a tag, not ${formatLayoutSelector(this.selector).slice(1)}`);
+    }
+    await assertLayoutOrEmpty(this.path, `oci:${this.path}`, [ociLayoutFile, "index.json"]);
+    return new OciDirectoryDestination(this.path, this.selector.kind === "tag" ? this.selector.tag : undefined, opts.fsync ?? true);
+  }
+
+  async *listTags(): AsyncIterable<string> {
+    const index = await readIndexJson(directoryTree(this.path));
+    for (const m of index.manifests) {
+      const tag = m.annotations?.[refNameAnnotation];
+      if (tag) yield tag;
+    }
+  }
+
+  /** Drops the index.json entry, then every blob no remaining entry reaches (like skopeo delete oci:). */
+  async delete(opts: OpenOptions = {}): Promise<void> {
+    const tree = directoryTree(this.path);
+    const index = await readIndexJson(tree);
+    const entry = selectEntry(index, this.selector, `oci:${this.path}`);
+    const remaining = indexJsonWithout(index, (m) => m === entry || (this.selector.kind === "digest" && m.digest === entry.digest));
+    await writeFileAtomic(join(this.path, "index.json"), remaining, { fsync: opts.fsync ?? true });
+    await collectGarbage(this.path, await readIndexJson(tree));
+  }
+}
+
+class OciDirectoryDestination implements ImageDestination {
+  readonly caps = { manifestTypes: acceptedManifestTypes, manyImages: true };
+
+  constructor(
+    private readonly root: string,
+    private readonly tag: string | undefined,
+    private readonly fsync: boolean,
+  ) {}
+
+  async hasBlob(desc: Descriptor): Promise<boolean> {
+    try {
+      return (await stat(join(this.root, blobPath(desc.digest)))).size === desc.size;
+    } catch {
+      return false;
+    }
+  }
+
+  putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void> {
+    return writeFileAtomic(join(this.root, blobPath(desc.digest)), body, {
+      verify: { desc, where: `writing oci:${this.root}` },
+      fsync: this.fsync,
+    });
+  }
+
+  async putManifest(m: RawManifest): Promise<void> {
+    await writeFileAtomic(join(this.root, blobPath(m.digest)), m.bytes, { fsync: this.fsync });
+  }
+
+  async commit(top: RawManifest): Promise<RawManifest> {
+    await this.putManifest(top);
+    if (!(await Bun.file(join(this.root, ociLayoutFile)).exists())) {
+      await writeFileAtomic(join(this.root, ociLayoutFile), ociLayoutBytes, { fsync: this.fsync });
+    }
+    const tree = directoryTree(this.root);
+    const existing = (await tree.size("index.json")) === null ? undefined : await readIndexJson(tree);
+    // index.json last, by rename: readers see the old layout or the new one, never a mix
+    await writeFileAtomic(join(this.root, "index.json"), indexJsonWith(existing, manifestDescriptor(top), this.tag), { fsync: this.fsync });
+    return top;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Removes blobs that no index.json entry reaches. A manifest that cannot be read or parsed stops
+ * the collection: deleting without knowing what it references could break another image.
+ */
+async function collectGarbage(root: string, index: IndexJson): Promise<void> {
+  const tree = directoryTree(root);
+  const reachable = new Set<Digest>();
+  const walk = async (desc: Descriptor): Promise<void> => {
+    if (reachable.has(desc.digest)) return;
+    reachable.add(desc.digest);
+    if (!isManifestType(desc.mediaType)) return;
+    const bytes = await tree.read(blobPath(desc.digest), maxManifestBytes);
+    const manifest = parseManifest({ bytes, mediaType: desc.mediaType, digest: desc.digest });
+    for (const child of childDescriptors(manifest)) await walk(child);
+  };
+  try {
+    for (const entry of index.manifests) await walk(entry);
+  } catch {
+    return;
+  }
+  for (const algorithm of await readdir(join(root, "blobs")).catch(() => [] as string[])) {
+    for (const hex of await readdir(join(root, "blobs", algorithm)).catch(() => [] as string[])) {
+      let digest: Digest;
+      try {
+        digest = parseDigest(`${algorithm}:${hex}`);
+      } catch {
+        continue; // not a blob of ours (a temporary, or a stray file): leave it alone
+      }
+      if (!reachable.has(digest)) await rm(join(root, "blobs", algorithm, hex), { force: true });
+    }
+  }
+}

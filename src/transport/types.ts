@@ -1,0 +1,68 @@
+import type { Descriptor } from "../core/descriptor.ts";
+import type { Digest } from "../core/digest.ts";
+import type { RawManifest } from "../core/manifest.ts";
+import type { MediaType } from "../core/media-type.ts";
+
+export type { RawManifest };
+
+/** A transport turns the text after its prefix (`oci:` → `./a:tag`) into a reference. */
+export interface Transport {
+  /** The prefix before ":", e.g. `oci`, `docker-archive`. */
+  readonly name: string;
+  parse(rest: string): ImageRef;
+}
+
+export interface OpenOptions {
+  readonly signal?: AbortSignal;
+  /** Destination: fsync every file before it is renamed into place (default true). */
+  readonly fsync?: boolean;
+}
+
+export interface ImageRef {
+  readonly transport: Transport;
+  /** `parseImageRef(String(ref))` gives an equal reference. */
+  toString(): string;
+  /** The repository path the image is known by, where the transport has one (`team/app`). */
+  readonly repository?: string;
+  openSource(opts?: OpenOptions): Promise<ImageSource>;
+  openDestination(opts?: OpenOptions): Promise<ImageDestination>;
+  /** Absent where meaningless (dir:). */
+  listTags?(opts?: OpenOptions): AsyncIterable<string>;
+  /** Removes the reference (tag or image); blobs no longer used may stay until garbage collection. */
+  delete?(opts?: OpenOptions): Promise<void>;
+}
+
+export interface ImageSource {
+  /** The top manifest this reference names: digest, size, mediaType. */
+  resolve(): Promise<Descriptor>;
+  /** Exact bytes of the top manifest, or of a child by digest; capped at 4 MiB and digest-checked. */
+  getManifest(digest?: Digest): Promise<RawManifest>;
+  /** Raw blob bytes; the consumer verifies them against `desc`. */
+  getBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>>;
+  /** Tags the source knows the top image by (inspect's RepoTags), where it knows any. */
+  knownTags?(): Promise<readonly string[]>;
+  close(): Promise<void>;
+}
+
+export interface DestinationCaps {
+  /** Manifest media types the format can store as they are. */
+  readonly manifestTypes: readonly MediaType[];
+  /** Can hold an index and several images (else one image is chosen from an index). */
+  readonly manyImages: boolean;
+  /** Stores layers uncompressed: manifest and layer digests change (docker-archive). */
+  readonly rewritesManifest?: boolean;
+}
+
+export interface ImageDestination {
+  readonly caps: DestinationCaps;
+  /** True when the blob is already there and need not be written. */
+  hasBlob(desc: Descriptor): Promise<boolean>;
+  /** Verifies the body against `desc` while writing to a temporary name; renamed only when it matches. */
+  putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void>;
+  /** A child manifest, stored by digest; called after all of its blobs. */
+  putManifest(m: RawManifest): Promise<void>;
+  /** Writes the top manifest and the reference to it (tag, index.json entry, archive rename), last. */
+  commit(top: RawManifest): Promise<RawManifest>;
+  /** Without commit: every temporary is removed and the destination is as it was. */
+  close(): Promise<void>;
+}

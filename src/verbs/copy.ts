@@ -1,0 +1,181 @@
+import type { Descriptor } from "../core/descriptor.ts";
+import type { Digest } from "../core/digest.ts";
+import { NotFoundError, UnsupportedError, UsageError } from "../core/errors.ts";
+import { type ImageIndex, type RawManifest, encodeManifest, parseManifest } from "../core/manifest.ts";
+import { type Platform, formatPlatform, hostPlatform, platformMatches } from "../core/platform.ts";
+import { mapLimit } from "../stream/limit.ts";
+import type { ImageDestination, ImageRef, ImageSource } from "../transport/types.ts";
+
+export type CopyEvent =
+  | { readonly type: "platform"; readonly platform: string; readonly reason: "host" }
+  | { readonly type: "blob"; readonly digest: Digest; readonly size: number; readonly state: "start" | "skipped" | "done" }
+  | { readonly type: "bytes"; readonly digest: Digest; readonly size: number; readonly bytes: number }
+  | { readonly type: "manifest"; readonly digest: Digest; readonly mediaType: string };
+
+export interface CopyOptions {
+  /** Copy a whole index, every platform. */
+  readonly all?: boolean;
+  /** Choose these platforms from an index (one: that image; several: a smaller index). */
+  readonly platforms?: readonly Platform[];
+  /** Blobs in flight at once (default 4). */
+  readonly jobs?: number;
+  /** fsync each file before its rename (default true). */
+  readonly fsync?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: CopyEvent) => void;
+}
+
+export interface CopyResult {
+  readonly source: string;
+  readonly destination: string;
+  /** Digest of the top manifest written: the source's, unless a platform was chosen or the format rewrote it. */
+  readonly digest: Digest;
+  readonly mediaType: string;
+  readonly sourceDigest: Digest;
+  readonly platforms: readonly string[];
+  readonly blobs: { readonly copied: number; readonly skipped: number; readonly bytes: number };
+}
+
+/** Copies an image (or an index, or a choice of its platforms) from any transport to any other. */
+export async function copy(src: ImageRef, dst: ImageRef, options: CopyOptions = {}): Promise<CopyResult> {
+  const source = await src.openSource({ signal: options.signal });
+  try {
+    const top = await source.getManifest();
+    const destination = await dst.openDestination({ signal: options.signal, fsync: options.fsync });
+    try {
+      const run = new CopyRun(source, destination, options);
+      const chosen = await run.choose(top);
+      await run.copyTree(chosen.manifest);
+      const written = await destination.commit(chosen.manifest);
+      return {
+        source: String(src),
+        destination: String(dst),
+        digest: written.digest,
+        mediaType: written.mediaType,
+        sourceDigest: top.digest,
+        platforms: chosen.platforms,
+        blobs: run.stats,
+      };
+    } finally {
+      await destination.close();
+    }
+  } finally {
+    await source.close();
+  }
+}
+
+class CopyRun {
+  readonly stats = { copied: 0, skipped: 0, bytes: 0 };
+  /** One transfer per digest, however many images share the blob. */
+  private readonly transfers = new Map<Digest, Promise<void>>();
+  private readonly jobs: number;
+
+  constructor(
+    private readonly source: ImageSource,
+    private readonly destination: ImageDestination,
+    private readonly options: CopyOptions,
+  ) {
+    this.jobs = options.jobs ?? 4;
+  }
+
+  /** What to copy from the top manifest: all of it, one platform's image, or a smaller index. */
+  async choose(top: RawManifest): Promise<{ manifest: RawManifest; platforms: string[] }> {
+    const parsed = parseManifest(top, `manifest ${top.digest}`);
+    const { all, platforms = [] } = this.options;
+    if (parsed.kind === "manifest") return { manifest: top, platforms: [] };
+    if (all && platforms.length > 0) throw new UsageError("--all and --platform cannot be combined");
+    const caps = this.destination.caps;
+    if (all) {
+      if (!caps.manyImages) throw new UnsupportedError("the destination holds one image only: choose one with --platform");
+      return { manifest: top, platforms: parsed.manifests.flatMap((m) => (m.platform ? [formatPlatform(m.platform)] : [])) };
+    }
+    const wanted = platforms.length > 0 ? platforms : [hostPlatform()];
+    if (platforms.length === 0) this.emit({ type: "platform", platform: formatPlatform(wanted[0]!), reason: "host" });
+    const picked = wanted.map((p) => pickPlatform(parsed, p, top.digest));
+    if (picked.length === 1) return { manifest: await this.source.getManifest(picked[0]!.digest), platforms: wanted.map(formatPlatform) };
+    if (!caps.manyImages) throw new UnsupportedError("the destination holds one image only: choose one --platform");
+    return { manifest: smallerIndex(top, picked), platforms: wanted.map(formatPlatform) };
+  }
+
+  /** Blobs first, then child manifests: nothing is referenced before it exists at the destination. */
+  async copyTree(m: RawManifest): Promise<void> {
+    this.options.signal?.throwIfAborted();
+    const { caps } = this.destination;
+    if (!caps.rewritesManifest && !caps.manifestTypes.includes(m.mediaType)) {
+      throw new UnsupportedError(`the destination cannot store ${m.mediaType} manifests`);
+    }
+    const parsed = parseManifest(m, `manifest ${m.digest}`);
+    if (parsed.kind === "index") {
+      await mapLimit(parsed.manifests, 1, async (child) => {
+        const raw = await this.source.getManifest(child.digest);
+        await this.copyTree(raw);
+        await this.destination.putManifest(raw);
+        this.emit({ type: "manifest", digest: raw.digest, mediaType: raw.mediaType });
+      });
+      return;
+    }
+    await mapLimit([parsed.config, ...parsed.layers], this.jobs, (desc) => this.copyBlob(desc));
+  }
+
+  private copyBlob(desc: Descriptor): Promise<void> {
+    let transfer = this.transfers.get(desc.digest);
+    if (!transfer) {
+      transfer = this.transferBlob(desc);
+      this.transfers.set(desc.digest, transfer);
+    }
+    return transfer;
+  }
+
+  private async transferBlob(desc: Descriptor): Promise<void> {
+    this.options.signal?.throwIfAborted();
+    if (await this.destination.hasBlob(desc)) {
+      this.stats.skipped++;
+      this.emit({ type: "blob", digest: desc.digest, size: desc.size, state: "skipped" });
+      return;
+    }
+    this.emit({ type: "blob", digest: desc.digest, size: desc.size, state: "start" });
+    const body = await this.source.getBlob(desc);
+    await this.destination.putBlob(desc, this.watch(body, desc));
+    this.stats.copied++;
+    this.stats.bytes += desc.size;
+    this.emit({ type: "blob", digest: desc.digest, size: desc.size, state: "done" });
+  }
+
+  /** Reports bytes and honours the abort signal, only when someone listens: no per-chunk cost otherwise. */
+  private watch(body: ReadableStream<Uint8Array>, desc: Descriptor): ReadableStream<Uint8Array> {
+    const { signal, onProgress } = this.options;
+    if (!signal && !onProgress) return body;
+    const reader = body.getReader();
+    let bytes = 0;
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        signal?.throwIfAborted();
+        const { done, value } = await reader.read();
+        if (done) return controller.close();
+        bytes += value.byteLength;
+        onProgress?.({ type: "bytes", digest: desc.digest, size: desc.size, bytes });
+        controller.enqueue(value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+  }
+
+  private emit(event: CopyEvent): void {
+    this.options.onProgress?.(event);
+  }
+}
+
+function pickPlatform(index: ImageIndex, wanted: Platform, digest: Digest): Descriptor {
+  const found = index.manifests.find((m) => platformMatches(wanted, m.platform));
+  if (!found) {
+    const offered = index.manifests.flatMap((m) => (m.platform ? [formatPlatform(m.platform)] : [])).join(", ");
+    throw new NotFoundError(`index ${digest}: no image for ${formatPlatform(wanted)} (it has ${offered || "no platforms"})`);
+  }
+  return found;
+}
+
+/** The index with only the chosen entries: new bytes, so a new digest. */
+function smallerIndex(top: RawManifest, picked: readonly Descriptor[]): RawManifest {
+  const json = JSON.parse(new TextDecoder().decode(top.bytes)) as Record<string, unknown>;
+  return encodeManifest({ ...json, manifests: picked }, top.mediaType);
+}

@@ -1,0 +1,91 @@
+import { type ImageConfig, parseConfig } from "../core/config.ts";
+import type { Digest } from "../core/digest.ts";
+import { NotFoundError } from "../core/errors.ts";
+import { type ImageManifest, type RawManifest, parseManifest } from "../core/manifest.ts";
+import { type Platform, formatPlatform, hostPlatform, platformMatches } from "../core/platform.ts";
+import { readVerified } from "../stream/verify.ts";
+import type { ImageRef, ImageSource } from "../transport/types.ts";
+
+export interface InspectOptions {
+  /** Which image of an index to describe (default: the host's platform). */
+  readonly platform?: Platform;
+  readonly signal?: AbortSignal;
+}
+
+/** skopeo inspect's fields and spelling, so scripts written for it keep working. */
+export interface InspectSummary {
+  readonly Name: string;
+  readonly Digest: Digest;
+  readonly RepoTags: readonly string[];
+  readonly Created?: string;
+  readonly DockerVersion: string;
+  readonly Labels: Readonly<Record<string, string>> | null;
+  readonly Architecture: string;
+  readonly Variant?: string;
+  readonly Os: string;
+  readonly Layers: readonly Digest[];
+  readonly LayersData: readonly { MIMEType: string; Digest: Digest; Size: number; Annotations: Readonly<Record<string, string>> | null }[];
+  readonly Env: readonly string[] | null;
+}
+
+/** The exact bytes of the top manifest (an index stays an index). */
+export async function getRawManifest(ref: ImageRef): Promise<RawManifest> {
+  return withSource(ref, (source) => source.getManifest());
+}
+
+/** The exact bytes of the image config, choosing a platform from an index. */
+export async function getConfig(ref: ImageRef, options: InspectOptions = {}): Promise<Uint8Array> {
+  return withSource(ref, async (source) => {
+    const { image } = await chooseImage(source, options.platform);
+    return readConfig(source, image);
+  });
+}
+
+/** A summary like `skopeo inspect`: digest, tags, platform, layers, env and labels. */
+export async function inspect(ref: ImageRef, options: InspectOptions = {}): Promise<InspectSummary> {
+  return withSource(ref, async (source) => {
+    const { top, image } = await chooseImage(source, options.platform);
+    const config: ImageConfig = parseConfig(await readConfig(source, image), `config of ${ref}`);
+    return {
+      Name: ref.repository ?? "",
+      Digest: top.digest,
+      RepoTags: (await source.knownTags?.()) ?? [],
+      Created: config.created,
+      DockerVersion: (config as { docker_version?: string }).docker_version ?? "",
+      Labels: config.config?.Labels ?? null,
+      Architecture: config.architecture ?? "",
+      ...(config.variant ? { Variant: config.variant } : {}),
+      Os: config.os ?? "",
+      Layers: image.layers.map((l) => l.digest),
+      LayersData: image.layers.map((l) => ({ MIMEType: l.mediaType, Digest: l.digest, Size: l.size, Annotations: l.annotations ?? null })),
+      Env: config.config?.Env ?? null,
+    };
+  });
+}
+
+async function withSource<T>(ref: ImageRef, use: (source: ImageSource) => Promise<T>): Promise<T> {
+  const source = await ref.openSource();
+  try {
+    return await use(source);
+  } finally {
+    await source.close();
+  }
+}
+
+/** The top manifest and the image manifest to describe: itself, or the index's entry for `platform`. */
+export async function chooseImage(source: ImageSource, platform = hostPlatform()): Promise<{ top: RawManifest; image: ImageManifest }> {
+  const top = await source.getManifest();
+  let current = top;
+  for (let depth = 0; depth < 4; depth++) {
+    const parsed = parseManifest(current);
+    if (parsed.kind === "manifest") return { top, image: parsed };
+    const entry = parsed.manifests.find((m) => platformMatches(platform, m.platform)) ?? (parsed.manifests.length === 1 ? parsed.manifests[0] : undefined);
+    if (!entry) throw new NotFoundError(`index ${current.digest}: no image for ${formatPlatform(platform)}`);
+    current = await source.getManifest(entry.digest);
+  }
+  throw new NotFoundError(`index ${top.digest}: indexes nested too deep`);
+}
+
+async function readConfig(source: ImageSource, image: ImageManifest): Promise<Uint8Array> {
+  return readVerified(await source.getBlob(image.config), image.config, "reading the config");
+}
