@@ -3,12 +3,19 @@ import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Descriptor } from "../core/descriptor.ts";
 import { NotFoundError } from "../core/errors.ts";
+import { noteAllocated } from "./gc-pacer.ts";
 import { BlobVerifier } from "./verify.ts";
 
 /** 1 MiB reads: the size at which reading and hashing overlap best here (PERFORMANCE-NOTES). */
 const chunkSize = 1 << 20;
 /** Bytes of writes queued behind the hasher before the reader waits for the disk. */
-const maxQueuedBytes = 16 << 20;
+const maxQueuedBytes = 4 << 20;
+
+/** A fresh chunk buffer, counted so young garbage is collected before RSS climbs. */
+function allocateChunk(size: number): Buffer {
+  noteAllocated(size);
+  return Buffer.allocUnsafe(size);
+}
 
 /** Streams a file (or a byte range of it) in 1 MiB chunks; a missing file is a NotFoundError. */
 export function readFileStream(path: string, range?: { start: number; end: number }): ReadableStream<Uint8Array> {
@@ -26,7 +33,7 @@ export function readFileStream(path: string, range?: { start: number; end: numbe
     },
     async pull(controller) {
       const want = Math.min(chunkSize, end - position);
-      const buffer = Buffer.allocUnsafe(Math.max(want, 0));
+      const buffer = allocateChunk(Math.max(want, 0));
       const { bytesRead } = want > 0 ? await handle!.read(buffer, 0, want, position) : { bytesRead: 0 };
       if (bytesRead === 0) {
         await handle!.close();
