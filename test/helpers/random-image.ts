@@ -6,7 +6,7 @@ import { type Platform, formatPlatform } from "../../src/core/platform.ts";
 import type { ImageRef } from "../../src/transport/types.ts";
 
 /** Deterministic bytes: xorshift32, so fixtures are the same on every run. */
-export function seededBytes(size: number, seed: number): Uint8Array {
+export function seededBytes(size: number, seed: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(size);
   const words = new Uint32Array(out.buffer, 0, size >>> 2);
   let x = seed >>> 0 || 0x9e3779b9;
@@ -21,7 +21,7 @@ export function seededBytes(size: number, seed: number): Uint8Array {
 }
 
 /** A minimal ustar archive with one regular file: enough to be a valid layer for every peer. */
-export function tarWithFile(name: string, content: Uint8Array, mtime = 0): Uint8Array {
+export function tarWithFile(name: string, content: Uint8Array, mtime = 0): Uint8Array<ArrayBuffer> {
   const header = new Uint8Array(512);
   const enc = new TextEncoder();
   const field = (offset: number, length: number, value: string) => header.set(enc.encode(value).subarray(0, length), offset);
