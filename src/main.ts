@@ -33,7 +33,8 @@ async function main(): Promise<number> {
     return Exit.ok;
   }
   if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(await helpText(argv));
+    const text = await helpText(argv);
+    process.stdout.write(process.stdout.isTTY ? text : plain(text));
     return argv.length === 0 ? Exit.usage : Exit.ok;
   }
   configureLog({ quiet: argv.includes("--quiet") || argv.includes("-q"), debug });

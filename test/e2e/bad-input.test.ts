@@ -1,0 +1,135 @@
+import { describe, expect, test } from "bun:test";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { digestOf } from "../../src/core/digest.ts";
+import { Exit } from "../../src/core/errors.ts";
+import { parseImageRef } from "../../src/transport/index.ts";
+import { stevedore } from "../helpers/cli.ts";
+import { randomImage, writeImage } from "../helpers/random-image.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+/**
+ * What a reader of the layout can see: index.json's bytes, and any file that is not a whole,
+ * verified blob (temporaries, corrupt blobs). A failed copy may leave verified blobs nothing
+ * references (as skopeo does), never a new reference or a partial file.
+ */
+function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = { "index.json": digestOf(readFileSync(join(root, "index.json"))) };
+  for (const name of readdirSync(join(root, "blobs/sha256"))) {
+    const bytes = readFileSync(join(root, "blobs/sha256", name));
+    if (digestOf(bytes) !== `sha256:${name}`) out[name] = "not a whole verified blob";
+  }
+  return out;
+}
+
+function expectOneLineError(result: { exitCode: number; stderr: string }, code: number, fragment: string | RegExp) {
+  expect(result.exitCode).toBe(code);
+  const lines = result.stderr.trim().split("\n");
+  expect(lines.at(-1)).toMatch(fragment);
+  expect(result.stderr).not.toContain("    at ");
+}
+
+describe("bad input: one line on stderr, a documented exit code, the destination unchanged", () => {
+  const dir = tmpDir();
+
+  async function sourceAndDestination(name: string) {
+    const src = join(dir, `${name}-src`);
+    const dst = join(dir, `${name}-dst`);
+    await writeImage(parseImageRef(`oci:${src}:app`), randomImage({ layers: 2, size: 100_000, seed: 7 }));
+    await writeImage(parseImageRef(`oci:${dst}:old`), randomImage({ layers: 1, seed: 8 }));
+    return { src, dst, before: snapshot(dst) };
+  }
+
+  const largestBlob = (layout: string) => {
+    const blobs = join(layout, "blobs/sha256");
+    return join(blobs, readdirSync(blobs).sort((a, b) => Bun.file(join(blobs, b)).size - Bun.file(join(blobs, a)).size)[0]!);
+  };
+
+  test("a corrupted blob fails the copy naming the blob (exit 5)", async () => {
+    const { src, dst, before } = await sourceAndDestination("corrupt");
+    const blob = largestBlob(src);
+    const bytes = readFileSync(blob);
+    bytes[bytes.length >> 1]! ^= 0x01;
+    writeFileSync(blob, bytes);
+    const result = stevedore(["copy", "-q", `oci:${src}:app`, `oci:${dst}:app`]);
+    expectOneLineError(result, Exit.integrity, /blob sha256:[0-9a-f]{12}: digest mismatch/);
+    expect(snapshot(dst)).toEqual(before);
+  });
+
+  test("a truncated blob fails the copy with a size mismatch (exit 5)", async () => {
+    const { src, dst, before } = await sourceAndDestination("truncated");
+    const blob = largestBlob(src);
+    writeFileSync(blob, readFileSync(blob).subarray(0, 1000));
+    const result = stevedore(["copy", "-q", `oci:${src}:app`, `oci:${dst}:app`]);
+    expectOneLineError(result, Exit.integrity, /size mismatch \(got 1000 of \d+ bytes\)/);
+    expect(snapshot(dst)).toEqual(before);
+  });
+
+  test("a manifest that is not JSON is refused (exit 5)", async () => {
+    const { src, dst, before } = await sourceAndDestination("notjson");
+    const garbage = new TextEncoder().encode("this is not json {");
+    const digest = digestOf(garbage);
+    writeFileSync(join(src, "blobs/sha256", digest.slice(7)), garbage);
+    const index = JSON.parse(readFileSync(join(src, "index.json"), "utf8"));
+    index.manifests[0] = { ...index.manifests[0], digest, size: garbage.byteLength };
+    writeFileSync(join(src, "index.json"), JSON.stringify(index));
+    const result = stevedore(["copy", "-q", `oci:${src}:app`, `oci:${dst}:app`]);
+    expectOneLineError(result, Exit.integrity, /manifest is not valid JSON/);
+    expect(snapshot(dst)).toEqual(before);
+  });
+
+  test("a layout without index.json is not found (exit 3)", async () => {
+    const { src, dst, before } = await sourceAndDestination("noindex");
+    rmSync(join(src, "index.json"));
+    const result = stevedore(["copy", "-q", `oci:${src}:app`, `oci:${dst}:app`]);
+    expectOneLineError(result, Exit.notFound, /no index.json \(not an OCI image layout\)/);
+    expect(snapshot(dst)).toEqual(before);
+  });
+
+  test("an unknown tag is not found (exit 3)", async () => {
+    const { src, dst } = await sourceAndDestination("notag");
+    expectOneLineError(stevedore(["copy", "-q", `oci:${src}:nope`, `oci:${dst}:x`]), Exit.notFound, /oci:.*:nope: no such image/);
+  });
+
+  test("an unknown transport prefix is a usage error (exit 2)", () => {
+    expectOneLineError(stevedore(["copy", "foo:bar", `oci:${dir}/x`]), Exit.usage, /unknown transport "foo" in "foo:bar"/);
+    expectOneLineError(stevedore(["inspect", "alpine"]), Exit.usage, /no transport prefix.*docker:\/\/alpine/);
+  });
+
+  test("a missing argument is a usage error (exit 2)", () => {
+    expectOneLineError(stevedore(["copy", "oci:/x"]), Exit.usage, /DST/);
+  });
+
+  test.each(["dir", "oci"])("writing %s: into a non-empty directory that is no image layout is refused (exit 2)", async (transport) => {
+    const { src } = await sourceAndDestination(`plain-${transport}`);
+    const plain = join(dir, `plain-${transport}`);
+    Bun.spawnSync(["mkdir", "-p", plain]);
+    writeFileSync(join(plain, "notes.txt"), "mine");
+    const result = stevedore(["copy", "-q", `oci:${src}:app`, `${transport}:${plain}`]);
+    expectOneLineError(result, Exit.usage, /refusing to write into a non-empty directory/);
+    expect(readdirSync(plain)).toEqual(["notes.txt"]);
+  });
+
+  test("--debug adds the stack trace", async () => {
+    const result = stevedore(["copy", "--debug", `oci:${dir}/none:x`, `oci:${dir}/y`]);
+    expect(result.exitCode).toBe(Exit.notFound);
+    expect(result.stderr).toContain("    at ");
+  });
+});
+
+describe("CLI conventions", () => {
+  test("--version prints the version on stdout", () => {
+    const result = stevedore(["--version"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^stevedore \d+\.\d+\.\d+\n$/);
+  });
+
+  test.each(["copy", "inspect"])("%s --help shows usage, examples and exit codes", (cmd) => {
+    const result = stevedore([cmd, "--help"]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toContain(`stevedore ${cmd}`);
+    expect(result.stdout).toMatch(/Examples:\n {2}stevedore /);
+    expect(result.stdout).toContain("Exit codes:");
+    expect(result.stdout).not.toContain("\x1b[");
+  });
+});
