@@ -85,7 +85,7 @@ export async function writeFileAtomic(
   }
 }
 
-/** Hashes each chunk as it arrives and lets the disk write behind, up to maxQueuedBytes. */
+/** Hashes each chunk as it arrives and lets the disk write behind. */
 async function writeAll(handle: FileHandle, body: ReadableStream<Uint8Array> | Uint8Array, verifier?: BlobVerifier): Promise<void> {
   if (body instanceof Uint8Array) {
     verifier?.update(body);
@@ -93,23 +93,40 @@ async function writeAll(handle: FileHandle, body: ReadableStream<Uint8Array> | U
     await handle.write(body);
     return;
   }
+  await pipeToHandle(handle, body, 0, verifier && ((chunk) => verifier.update(chunk)));
+  verifier?.finish();
+}
+
+/**
+ * Streams a body into a file from `position` on, with up to maxQueuedBytes of writes in flight
+ * behind the reader, so reading (and `onChunk`'s hashing) overlaps the disk. Returns the bytes written.
+ */
+export async function pipeToHandle(
+  handle: FileHandle,
+  body: ReadableStream<Uint8Array>,
+  position: number,
+  onChunk?: (chunk: Uint8Array) => void,
+): Promise<number> {
   const reader = body.getReader();
   let queued = 0;
+  let offset = position;
   let writing: Promise<unknown> = Promise.resolve();
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      verifier?.update(value);
+      onChunk?.(value);
+      const at = offset;
+      offset += value.byteLength;
       queued += value.byteLength;
-      writing = writing.then(() => handle.write(value)).then(() => (queued -= value.byteLength));
+      writing = writing.then(() => handle.write(value, 0, value.byteLength, at)).then(() => (queued -= value.byteLength));
       if (queued > maxQueuedBytes) await writing;
     }
-    verifier?.finish();
   } catch (err) {
     await reader.cancel(err).catch(() => {});
     await writing.catch(() => {});
     throw err;
   }
   await writing;
+  return offset - position;
 }

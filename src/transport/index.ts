@@ -2,10 +2,11 @@ import { UsageError } from "../core/errors.ts";
 import { dirTransport } from "./dir.ts";
 import { memoryTransport } from "./memory.ts";
 import { ociTransport } from "./oci.ts";
+import { ociArchiveTransport } from "./oci-archive.ts";
 import type { ImageRef, Transport } from "./types.ts";
 
 /** Every transport, by the prefix it answers to. */
-export const transports: readonly Transport[] = [ociTransport, dirTransport, memoryTransport];
+export const transports: readonly Transport[] = [ociTransport, ociArchiveTransport, dirTransport, memoryTransport];
 
 const byName = new Map(transports.map((t) => [t.name, t]));
 
