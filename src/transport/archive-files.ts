@@ -12,6 +12,8 @@ import { checkSmallFile, type FileTree } from "./layout-files.ts";
 export interface OpenArchive {
   readonly tree: FileTree;
   readonly members: TarIndex;
+  /** The first bytes of a member, to sniff its compression. */
+  head(path: string, bytes: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -22,8 +24,7 @@ export interface OpenArchive {
 export async function openArchive(path: string, where: string): Promise<OpenArchive> {
   let tarPath = path;
   let cleanup = async () => {};
-  const head = await readHead(path, where);
-  if (isGzip(head)) {
+  if (isGzip(await readAt(path, 0, 2, where))) {
     tarPath = temporaryPath(join(tmpdir(), "stevedore-archive"));
     await writeFileAtomic(tarPath, gunzip(readFileStream(path)));
     cleanup = () => rm(tarPath, { force: true });
@@ -46,14 +47,19 @@ export async function openArchive(path: string, where: string): Promise<OpenArch
         return readTarMember(tarPath, members.get(p)!);
       },
     };
-    return { tree, members, close: cleanup };
+    const head = async (p: string, bytes: number) => {
+      const entry = members.get(p);
+      if (!entry) throw new NotFoundError(`${p}: not found in ${where}`);
+      return readAt(tarPath, entry.offset, Math.min(bytes, entry.header.size), where);
+    };
+    return { tree, members, head, close: cleanup };
   } catch (err) {
     await cleanup();
     throw err;
   }
 }
 
-async function readHead(path: string, where: string): Promise<Uint8Array> {
+async function readAt(path: string, offset: number, size: number, where: string): Promise<Uint8Array> {
   let handle;
   try {
     handle = await open(path, "r");
@@ -62,9 +68,9 @@ async function readHead(path: string, where: string): Promise<Uint8Array> {
     throw err;
   }
   try {
-    const head = Buffer.alloc(2);
-    await handle.read(head, 0, 2, 0);
-    return head;
+    const bytes = Buffer.alloc(size);
+    const { bytesRead } = await handle.read(bytes, 0, size, offset);
+    return bytes.subarray(0, bytesRead);
   } finally {
     await handle.close();
   }

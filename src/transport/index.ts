@@ -1,12 +1,13 @@
 import { UsageError } from "../core/errors.ts";
 import { dirTransport } from "./dir.ts";
+import { dockerArchiveTransport } from "./docker-archive.ts";
 import { memoryTransport } from "./memory.ts";
 import { ociTransport } from "./oci.ts";
 import { ociArchiveTransport } from "./oci-archive.ts";
 import type { ImageRef, Transport } from "./types.ts";
 
 /** Every transport, by the prefix it answers to. */
-export const transports: readonly Transport[] = [ociTransport, ociArchiveTransport, dirTransport, memoryTransport];
+export const transports: readonly Transport[] = [ociTransport, ociArchiveTransport, dirTransport, dockerArchiveTransport, memoryTransport];
 
 const byName = new Map(transports.map((t) => [t.name, t]));
 
