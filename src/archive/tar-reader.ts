@@ -150,17 +150,26 @@ export async function* readTar(body: ReadableStream<Uint8Array>, options: TarRea
       if (!header) continue;
       let left = header.size;
       let open = true;
-      const entryBody = new ReadableStream<Uint8Array>({
-        async pull(controller) {
-          if (!open) return controller.error(new IntegrityError(`tar entry "${header.path}": read after the archive moved on`));
-          if (left === 0) return controller.close();
-          const chunk = await queue.some(left);
-          left -= chunk.byteLength;
-          controller.enqueue(chunk);
+      let reading: Promise<unknown> = Promise.resolve();
+      // highWaterMark 0: nothing is read until the caller asks, so skipping never races a pull
+      const entryBody = new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            if (!open) return controller.error(new IntegrityError(`tar entry "${header.path}": read after the archive moved on`));
+            if (left === 0) return controller.close();
+            const next = queue.some(left).then((chunk) => {
+              left -= chunk.byteLength;
+              return chunk;
+            });
+            reading = next.catch(() => {});
+            controller.enqueue(await next);
+          },
         },
-      });
+        { highWaterMark: 0 },
+      );
       yield { header, body: entryBody };
       open = false;
+      await reading;
       await queue.skip(left + padded(header.size) - header.size);
     }
   } finally {
