@@ -1,4 +1,4 @@
-import { UnsupportedError } from "../core/errors.ts";
+import { IntegrityError } from "../core/errors.ts";
 
 /**
  * A tar entry name as a clean relative POSIX path. Absolute paths, `..` that climbs out, backslashes
@@ -6,7 +6,7 @@ import { UnsupportedError } from "../core/errors.ts";
  */
 export function safeEntryPath(name: string): string {
   const refuse = (why: string): never => {
-    throw new UnsupportedError(`tar entry "${name.replace(/\0/g, "\\0")}": ${why}`);
+    throw new IntegrityError(`tar entry "${name.replace(/\0/g, "\\0")}": ${why}`);
   };
   if (name.includes("\0")) refuse("NUL byte in the path");
   if (name.includes("\\")) refuse("backslash in the path");

@@ -77,9 +77,10 @@ function checksumOf(block: Uint8Array): { unsigned: number; signed: number } {
 /** Decodes one 512-byte header block; an all-zero block marks the end. */
 export function decodeHeader(block: Uint8Array): DecodedHeader {
   if (block.every((b) => b === 0)) return { kind: "end" };
-  const stored = readNumber(block, 148, 8);
+  const storedText = readString(block, 148, 8).trim();
+  const stored = /^[0-7]+$/.test(storedText) ? Number.parseInt(storedText, 8) : -1;
   const { unsigned, signed } = checksumOf(block);
-  if (stored !== unsigned && stored !== signed) throw new IntegrityError("tar: header checksum mismatch (corrupt or not a tar archive)");
+  if (stored !== unsigned && stored !== signed) throw new IntegrityError("tar: header checksum mismatch (corrupt, or not a tar archive)");
   const flag = String.fromCharCode(block[156]!);
   const size = readNumber(block, 124, 12);
   const meta = metaOfFlag[flag];

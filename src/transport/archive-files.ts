@@ -1,7 +1,7 @@
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { NotFoundError } from "../core/errors.ts";
+import { IntegrityError, NotFoundError } from "../core/errors.ts";
 import { type TarIndex, indexTarFile, readTarMember } from "../archive/tar-reader.ts";
 import { type TarFileHeader, TarFileWriter } from "../archive/tar-writer.ts";
 import { readFileStream, temporaryPath, writeFileAtomic } from "../stream/file.ts";
@@ -30,7 +30,9 @@ export async function openArchive(path: string, where: string): Promise<OpenArch
     cleanup = () => rm(tarPath, { force: true });
   }
   try {
-    const members = await indexTarFile(tarPath);
+    const members = await indexTarFile(tarPath).catch((err: unknown) => {
+      throw err instanceof IntegrityError ? new IntegrityError(`${where}: ${err.message}`, { cause: err }) : err;
+    });
     const size = async (p: string) => {
       const entry = members.get(p);
       return entry && entry.header.type === "file" ? entry.header.size : null;

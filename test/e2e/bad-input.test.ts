@@ -3,6 +3,7 @@ import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { digestOf } from "../../src/core/digest.ts";
 import { Exit } from "../../src/core/errors.ts";
+import { TarWriter } from "../../src/archive/tar-writer.ts";
 import { parseImageRef } from "../../src/transport/index.ts";
 import { stevedore } from "../helpers/cli.ts";
 import { randomImage, writeImage } from "../helpers/random-image.ts";
@@ -108,6 +109,29 @@ describe("bad input: one line on stderr, a documented exit code, the destination
     const result = stevedore(["copy", "-q", `oci:${src}:app`, `${transport}:${plain}`]);
     expectOneLineError(result, Exit.usage, /refusing to write into a non-empty directory/);
     expect(readdirSync(plain)).toEqual(["notes.txt"]);
+  });
+
+  test("an archive with a ../ entry is refused before anything is written (exit 5)", async () => {
+    const { dst, before } = await sourceAndDestination("traversal");
+    const archive = join(dir, "evil.tar");
+    const chunks: Uint8Array[] = [];
+    const writer = new TarWriter({ write: (c: Uint8Array) => chunks.push(new Uint8Array(c)) });
+    const header = { type: "file" as const, mode: 0o644, uid: 0, gid: 0, mtime: 0 };
+    await writer.add({ ...header, path: "oci-layout", size: 30 }, new TextEncoder().encode('{"imageLayoutVersion":"1.0.0"}'));
+    await writer.add({ ...header, path: "../../evil", size: 4 }, new TextEncoder().encode("evil"));
+    await writer.finish();
+    writeFileSync(archive, Buffer.concat(chunks));
+    for (const transport of ["oci-archive", "docker-archive"]) {
+      const result = stevedore(["copy", "-q", `${transport}:${archive}`, `oci:${dst}:app`]);
+      expectOneLineError(result, Exit.integrity, /tar entry "..\/..\/evil": path escapes the root/);
+    }
+    expect(snapshot(dst)).toEqual(before);
+  });
+
+  test("a file that is not a tar archive is refused (exit 5)", () => {
+    const notTar = join(dir, "not.tar");
+    writeFileSync(notTar, "hello, I am not a tar archive".repeat(40));
+    expectOneLineError(stevedore(["inspect", `oci-archive:${notTar}`]), Exit.integrity, /checksum mismatch/);
   });
 
   test("--debug adds the stack trace", async () => {

@@ -17,6 +17,7 @@ const skopeoOk = (args: string[]) => {
 const formats = [
   { name: "oci", ref: (d: string, n: string) => `oci:${join(d, "oci")}:${n}` },
   { name: "dir", ref: (d: string, n: string) => `dir:${join(d, `dir-${n}`)}` },
+  { name: "oci-archive", ref: (d: string, n: string) => `oci-archive:${join(d, `${n}.oci.tar`)}:${n}` },
 ] as const;
 
 describe("interoperability with skopeo", () => {
@@ -66,5 +67,28 @@ describe("interoperability with skopeo", () => {
       expect(back.digest).toBe(image.top.digest);
       expect(back.children).toEqual(image.images.map((m) => m.digest));
     }
+  });
+
+  test("docker-archive: each reads what the other writes; config and diff_ids agree, and so does the implied manifest", async () => {
+    const image = randomImage({ layers: 2, seed: ++seed });
+    const origin = `oci:${join(dir, "docker-origin")}:src`;
+    await writeImage(parseImageRef(origin), image);
+    const config = JSON.parse(new TextDecoder().decode([...image.blobs.values()].find((b) => b.desc.mediaType.includes("config"))!.bytes));
+    const ours = `docker-archive:${join(dir, "ours.docker.tar")}:example.com/app:v1`;
+    const theirs = `docker-archive:${join(dir, "theirs.docker.tar")}:example.com/app:v1`;
+    expect(stevedore(["copy", "-q", origin, ours]).exitCode).toBe(0);
+    skopeoOk(["copy", "-q", origin, theirs]);
+    for (const archive of [ours, theirs]) {
+      const bySkopeo = JSON.parse(skopeoOk(["inspect", "--config", archive]));
+      expect(bySkopeo.rootfs.diff_ids).toEqual(config.rootfs.diff_ids);
+      const byUs = JSON.parse(stevedore(["inspect", archive]).stdout);
+      expect(byUs.Layers).toEqual(config.rootfs.diff_ids);
+      expect(byUs.RepoTags).toEqual(["example.com/app:v1"]);
+      const copied = `oci:${join(dir, "from-docker-archive")}:${archive === ours ? "ours" : "theirs"}`;
+      expect(stevedore(["copy", "-q", archive, copied]).exitCode).toBe(0);
+      expect((await readBack(copied)).configs).toEqual(await readBack(origin).then((b) => b.configs));
+    }
+    const raw = (archive: string) => JSON.parse(skopeoOk(["inspect", "--raw", archive]));
+    expect(raw(ours).config).toEqual(raw(theirs).config);
   });
 });
