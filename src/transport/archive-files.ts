@@ -1,4 +1,4 @@
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { IntegrityError, NotFoundError } from "../core/errors.ts";
@@ -17,6 +17,9 @@ export interface OpenArchive {
   close(): Promise<void>;
 }
 
+/** Real archives inflate a few times over; a thousandfold one is a decompression bomb. */
+const maxExpansion = 200;
+
 /**
  * Indexes a tar file for random access (no extraction). A gzip-compressed archive is first
  * decompressed to a temporary file in the system temp dir, as skopeo does.
@@ -26,7 +29,8 @@ export async function openArchive(path: string, where: string): Promise<OpenArch
   let cleanup = async () => {};
   if (isGzip(await readAt(path, 0, 2, where))) {
     tarPath = temporaryPath(join(tmpdir(), "stevedore-archive"));
-    await writeFileAtomic(tarPath, gunzip(readFileStream(path)));
+    const compressed = (await stat(path)).size;
+    await writeFileAtomic(tarPath, gunzip(readFileStream(path), { maxBytes: Math.max(1 << 30, compressed * maxExpansion) }));
     cleanup = () => rm(tarPath, { force: true });
   }
   try {
