@@ -7,9 +7,10 @@ const below: Record<string, readonly string[]> = {
   core: [],
   stream: ["core"],
   archive: ["core", "stream"],
-  transport: ["core", "stream", "archive"],
-  verbs: ["core", "stream", "archive", "transport"],
-  cli: ["core", "stream", "archive", "transport", "verbs", "cli"],
+  registry: ["core", "stream"],
+  transport: ["core", "stream", "archive", "registry"],
+  verbs: ["core", "stream", "archive", "registry", "transport"],
+  cli: ["core", "stream", "archive", "registry", "transport", "verbs", "cli"],
 };
 
 const src = join(import.meta.dir, "../src");

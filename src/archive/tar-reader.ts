@@ -1,5 +1,6 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { IntegrityError, NotFoundError } from "../core/errors.ts";
+import { type ByteReader, byteReader } from "../stream/byte-reader.ts";
 import { readFileStream } from "../stream/file.ts";
 import { safeEntryPath, safeLinkTarget } from "./safe-path.ts";
 import { type DecodedHeader, type TarHeader, applyExtensions, blockSize, decodeHeader, padded, parsePax } from "./tar-header.ts";
@@ -77,7 +78,7 @@ class ByteQueue {
   private buffered = 0;
   private ended = false;
 
-  constructor(private readonly reader: { read(): Promise<{ done: true; value?: Uint8Array } | { done: false; value: Uint8Array }>; cancel(reason?: unknown): Promise<void> }) {}
+  constructor(private readonly reader: ByteReader) {}
 
   private async fill(n: number): Promise<void> {
     while (this.buffered < n && !this.ended) {
@@ -135,7 +136,7 @@ class ByteQueue {
 
 /** Streams the entries of an (uncompressed) tar archive; nothing is buffered beyond one chunk. */
 export async function* readTar(body: ReadableStream<Uint8Array>, options: TarReadOptions = {}): AsyncGenerator<TarEntry> {
-  const queue = new ByteQueue(body.getReader());
+  const queue = new ByteQueue(byteReader(body));
   const assembler = new EntryAssembler(options);
   try {
     for (;;) {

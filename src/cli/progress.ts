@@ -25,7 +25,7 @@ function plainLine(event: CopyEvent): void {
       log.info(`chose ${event.platform} from the index (the host's platform; --platform or --all to change)`);
       break;
     case "blob":
-      if (event.state !== "start") log.info(`${event.state === "done" ? "copied" : "skipped"} blob ${shortDigest(event.digest)} (${formatBytes(event.size)})`);
+      if (event.state !== "start") log.info(`${event.state === "done" ? "copied" : event.state} blob ${shortDigest(event.digest)} (${formatBytes(event.size)})`);
       break;
     case "manifest":
       log.info(`wrote manifest ${shortDigest(event.digest)}`);
@@ -36,7 +36,7 @@ function plainLine(event: CopyEvent): void {
 interface Bar {
   size: number;
   bytes: number;
-  state: "copying" | "done" | "skipped";
+  state: "copying" | "done" | "skipped" | "mounted";
   started: number;
 }
 

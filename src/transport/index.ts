@@ -1,5 +1,6 @@
 import { UsageError } from "../core/errors.ts";
 import { dirTransport } from "./dir.ts";
+import { dockerTransport } from "./docker.ts";
 import { dockerArchiveTransport } from "./docker-archive.ts";
 import { memoryTransport } from "./memory.ts";
 import { ociTransport } from "./oci.ts";
@@ -7,7 +8,7 @@ import { ociArchiveTransport } from "./oci-archive.ts";
 import type { ImageRef, Transport } from "./types.ts";
 
 /** Every transport, by the prefix it answers to. */
-export const transports: readonly Transport[] = [ociTransport, ociArchiveTransport, dirTransport, dockerArchiveTransport, memoryTransport];
+export const transports: readonly Transport[] = [dockerTransport, ociTransport, ociArchiveTransport, dirTransport, dockerArchiveTransport, memoryTransport];
 
 const byName = new Map(transports.map((t) => [t.name, t]));
 

@@ -2,6 +2,7 @@ import type { Descriptor } from "../core/descriptor.ts";
 import type { Digest } from "../core/digest.ts";
 import type { RawManifest } from "../core/manifest.ts";
 import type { MediaType } from "../core/media-type.ts";
+import type { RegistryOptions } from "../registry/client.ts";
 
 export type { RawManifest };
 
@@ -14,6 +15,8 @@ export interface Transport {
 
 export interface OpenOptions {
   readonly signal?: AbortSignal;
+  /** docker:// only: credentials, TLS and retry settings. */
+  readonly registry?: RegistryOptions;
   /** Destination: fsync every file before it is renamed into place (default true). */
   readonly fsync?: boolean;
 }
@@ -24,6 +27,8 @@ export interface ImageRef {
   toString(): string;
   /** The repository path the image is known by, where the transport has one (`team/app`). */
   readonly repository?: string;
+  /** The registry host, for docker:// references. */
+  readonly registry?: string;
   openSource(opts?: OpenOptions): Promise<ImageSource>;
   openDestination(opts?: OpenOptions): Promise<ImageDestination>;
   /** Absent where meaningless (dir:). */
@@ -59,6 +64,8 @@ export interface ImageDestination {
   hasBlob(desc: Descriptor): Promise<boolean>;
   /** Verifies the body against `desc` while writing to a temporary name; renamed only when it matches. */
   putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void>;
+  /** Links a blob from the source's repository on the same registry; false when it cannot. */
+  mountBlob?(desc: Descriptor, source: ImageRef): Promise<boolean>;
   /** A child manifest, stored by digest; called after all of its blobs. */
   putManifest(m: RawManifest): Promise<void>;
   /** Writes the top manifest and the reference to it (tag, index.json entry, archive rename), last. */

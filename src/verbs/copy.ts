@@ -4,11 +4,12 @@ import { NotFoundError, UnsupportedError, UsageError } from "../core/errors.ts";
 import { type ImageIndex, type RawManifest, encodeManifest, parseManifest } from "../core/manifest.ts";
 import { type Platform, formatPlatform, hostPlatform, platformMatches } from "../core/platform.ts";
 import { mapLimit } from "../stream/limit.ts";
+import type { RegistryOptions } from "../registry/client.ts";
 import type { ImageDestination, ImageRef, ImageSource } from "../transport/types.ts";
 
 export type CopyEvent =
   | { readonly type: "platform"; readonly platform: string; readonly reason: "host" }
-  | { readonly type: "blob"; readonly digest: Digest; readonly size: number; readonly state: "start" | "skipped" | "done" }
+  | { readonly type: "blob"; readonly digest: Digest; readonly size: number; readonly state: "start" | "skipped" | "mounted" | "done" }
   | { readonly type: "bytes"; readonly digest: Digest; readonly size: number; readonly bytes: number }
   | { readonly type: "manifest"; readonly digest: Digest; readonly mediaType: string };
 
@@ -21,6 +22,9 @@ export interface CopyOptions {
   readonly jobs?: number;
   /** fsync each file before its rename (default true). */
   readonly fsync?: boolean;
+  /** docker:// settings (credentials, TLS) for each side. */
+  readonly sourceRegistry?: RegistryOptions;
+  readonly destinationRegistry?: RegistryOptions;
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: CopyEvent) => void;
 }
@@ -33,17 +37,17 @@ export interface CopyResult {
   readonly mediaType: string;
   readonly sourceDigest: Digest;
   readonly platforms: readonly string[];
-  readonly blobs: { readonly copied: number; readonly skipped: number; readonly bytes: number };
+  readonly blobs: { readonly copied: number; readonly skipped: number; readonly mounted: number; readonly bytes: number };
 }
 
 /** Copies an image (or an index, or a choice of its platforms) from any transport to any other. */
 export async function copy(src: ImageRef, dst: ImageRef, options: CopyOptions = {}): Promise<CopyResult> {
-  const source = await src.openSource({ signal: options.signal });
+  const source = await src.openSource({ signal: options.signal, registry: options.sourceRegistry });
   try {
     const top = await source.getManifest();
-    const destination = await dst.openDestination({ signal: options.signal, fsync: options.fsync });
+    const destination = await dst.openDestination({ signal: options.signal, fsync: options.fsync, registry: options.destinationRegistry });
     try {
-      const run = new CopyRun(source, destination, options);
+      const run = new CopyRun(src, source, destination, options);
       const chosen = await run.choose(top);
       await run.copyTree(chosen.manifest);
       const written = await destination.commit(chosen.manifest);
@@ -65,12 +69,13 @@ export async function copy(src: ImageRef, dst: ImageRef, options: CopyOptions = 
 }
 
 class CopyRun {
-  readonly stats = { copied: 0, skipped: 0, bytes: 0 };
+  readonly stats = { copied: 0, skipped: 0, mounted: 0, bytes: 0 };
   /** One transfer per digest, however many images share the blob. */
   private readonly transfers = new Map<Digest, Promise<void>>();
   private readonly jobs: number;
 
   constructor(
+    private readonly sourceRef: ImageRef,
     private readonly source: ImageSource,
     private readonly destination: ImageDestination,
     private readonly options: CopyOptions,
@@ -131,6 +136,11 @@ class CopyRun {
     if (await this.destination.hasBlob(desc)) {
       this.stats.skipped++;
       this.emit({ type: "blob", digest: desc.digest, size: desc.size, state: "skipped" });
+      return;
+    }
+    if (await this.destination.mountBlob?.(desc, this.sourceRef)) {
+      this.stats.mounted++;
+      this.emit({ type: "blob", digest: desc.digest, size: desc.size, state: "mounted" });
       return;
     }
     this.emit({ type: "blob", digest: desc.digest, size: desc.size, state: "start" });

@@ -1,0 +1,162 @@
+import type { Descriptor } from "../core/descriptor.ts";
+import { shortDigest } from "../core/digest.ts";
+import { NotFoundError, StevedoreError } from "../core/errors.ts";
+import { type ByteReader, byteReader } from "../stream/byte-reader.ts";
+import { noteAllocated } from "../stream/gc-pacer.ts";
+import { BlobVerifier, verifyStream } from "../stream/verify.ts";
+import type { RegistryClient } from "./client.ts";
+import { RegistryError, registryErrorFrom } from "./errors.ts";
+
+/** Blobs up to this size go in one PUT with a Content-Length; larger ones stream in a PATCH. */
+export const monolithicLimit = 8 << 20;
+/** A download cut mid-blob resumes with Range this many times before giving up. */
+const maxResumes = 5;
+
+export async function hasBlob(client: RegistryClient, desc: Descriptor): Promise<boolean> {
+  const response = await client.request("HEAD", `/v2/${client.repository}/blobs/${desc.digest}`);
+  await response.body?.cancel();
+  if (response.status === 404) return false;
+  if (!response.ok) throw await registryErrorFrom(response, `blob ${shortDigest(desc.digest)}`);
+  return true;
+}
+
+/**
+ * GET a blob as a stream. Raw: the consumer verifies. A connection cut part-way resumes with
+ * `Range: bytes=N-` rather than starting over; a registry that ignores Range has its first N bytes
+ * skipped.
+ */
+export async function getBlob(client: RegistryClient, desc: Descriptor): Promise<ReadableStream<Uint8Array>> {
+  const path = `/v2/${client.repository}/blobs/${desc.digest}`;
+  const open = async (from: number): Promise<{ reader: ByteReader; skip: number }> => {
+    const response = await client.request("GET", path, { headers: from > 0 ? { Range: `bytes=${from}-` } : {} });
+    if (response.status === 404) {
+      await response.body?.cancel();
+      throw new NotFoundError(`blob ${shortDigest(desc.digest)}: not found in ${client.registry}/${client.repository}`);
+    }
+    if (!response.ok || !response.body) throw await registryErrorFrom(response, `blob ${shortDigest(desc.digest)}`);
+    return { reader: byteReader(response.body as ReadableStream<Uint8Array>), skip: from > 0 && response.status !== 206 ? from : 0 };
+  };
+  let { reader, skip } = await open(0);
+  let received = 0;
+  let resumes = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        let result: Awaited<ReturnType<ByteReader["read"]>>;
+        try {
+          result = await reader.read();
+        } catch (err) {
+          if (err instanceof StevedoreError || received >= desc.size || ++resumes > maxResumes) throw err;
+          ({ reader, skip } = await open(received));
+          continue;
+        }
+        if (result.done) return controller.close();
+        let chunk = result.value;
+        if (skip > 0) {
+          const drop = Math.min(skip, chunk.byteLength);
+          skip -= drop;
+          chunk = chunk.subarray(drop);
+          if (chunk.byteLength === 0) continue;
+        }
+        received += chunk.byteLength;
+        noteAllocated(chunk.byteLength);
+        return controller.enqueue(chunk);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+/** Cross-repository mount: true when the registry linked the blob without an upload. */
+export async function mountBlob(client: RegistryClient, desc: Descriptor, fromRepository: string): Promise<boolean> {
+  const query = new URLSearchParams({ mount: desc.digest, from: fromRepository });
+  const response = await client.request("POST", `/v2/${client.repository}/blobs/uploads/?${query}`, {
+    scopes: [client.pushScope, `repository:${fromRepository}:pull`],
+  });
+  await response.body?.cancel().catch(() => {});
+  if (response.status === 201) return true;
+  if (response.status === 202) {
+    // the registry opened an upload session instead: close it, the caller uploads normally
+    const location = response.headers.get("location");
+    if (location) await client.request("DELETE", await client.url(location), { scopes: [client.pushScope] }).then((r) => r.body?.cancel());
+    return false;
+  }
+  if (response.status === 401 || response.status === 403 || response.status === 404) return false;
+  throw new RegistryError(`mount ${shortDigest(desc.digest)} from ${fromRepository}: ${response.status}`, response.status);
+}
+
+/**
+ * Uploads a blob, verifying it against `desc` on the way: POST then one PUT for small blobs
+ * (read whole, they are at most monolithicLimit), POST + one streamed PATCH + PUT for large ones,
+ * never buffered. The registry only makes the blob visible on the final PUT, sent after the last
+ * byte has passed our digest check.
+ */
+export async function uploadBlob(client: RegistryClient, desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void> {
+  const what = `upload ${shortDigest(desc.digest)} to ${client.registry}/${client.repository}`;
+  const scopes = [client.pushScope];
+  const start = await client.expect("POST", `/v2/${client.repository}/blobs/uploads/`, [202], what, { scopes });
+  await start.body?.cancel();
+  let location = await locationOf(client, start, what);
+  try {
+    if (desc.size <= monolithicLimit) {
+      const bytes = new Uint8Array(await new Response(verifyStream(body, desc, `reading for ${what}`)).arrayBuffer());
+      await finish(client, location, desc, what, bytes);
+      return;
+    }
+    const verifier = new BlobVerifier(desc, `reading for ${what}`);
+    let failure: unknown;
+    const checked = body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          try {
+            verifier.update(chunk);
+          } catch (err) {
+            failure = err;
+            throw err;
+          }
+          controller.enqueue(chunk);
+        },
+        flush() {
+          try {
+            verifier.finish();
+          } catch (err) {
+            failure = err;
+            throw err;
+          }
+        },
+      }),
+    );
+    let patched: Response;
+    try {
+      patched = await client.request("PATCH", location, { headers: { "Content-Type": "application/octet-stream" }, body: checked, scopes });
+    } catch (err) {
+      throw failure ?? err;
+    }
+    if (failure) throw failure;
+    if (patched.status !== 202) throw await registryErrorFrom(patched, what);
+    await patched.body?.cancel();
+    location = await locationOf(client, patched, what);
+    await finish(client, location, desc, what);
+  } catch (err) {
+    await client.request("DELETE", location, { scopes }).then((r) => r.body?.cancel()).catch(() => {});
+    throw err;
+  }
+}
+
+async function locationOf(client: RegistryClient, response: Response, what: string): Promise<URL> {
+  const location = response.headers.get("location");
+  if (!location) throw new RegistryError(`${what}: the registry sent no upload location`, response.status);
+  return client.url(location);
+}
+
+/** The closing PUT `?digest=`, with the small blob's bytes or empty after a PATCH. */
+async function finish(client: RegistryClient, location: URL, desc: Descriptor, what: string, bytes?: Uint8Array): Promise<void> {
+  const url = new URL(location);
+  url.searchParams.set("digest", desc.digest);
+  const response = await client.expect("PUT", url, [201, 204], what, {
+    headers: { "Content-Type": "application/octet-stream" },
+    body: bytes ?? new Uint8Array(0),
+    scopes: [client.pushScope],
+  });
+  await response.body?.cancel();
+}

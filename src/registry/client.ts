@@ -1,0 +1,222 @@
+import { AuthError, StevedoreError } from "../core/errors.ts";
+import { registryApiHost } from "../core/reference.ts";
+import { noteAllocated } from "../stream/gc-pacer.ts";
+import { type Token, basicHeader, fetchToken } from "./auth.ts";
+import { type Challenge, parseChallenges } from "./challenge.ts";
+import { type CredentialSources, type Credentials, findCredentials } from "./credentials.ts";
+import { RegistryError, registryErrorFrom } from "./errors.ts";
+import { type RetryPolicy, backoffMs, defaultRetryPolicy, isRetryableStatus, sleep } from "./retry.ts";
+
+export interface RegistryOptions {
+  readonly credentials?: CredentialSources;
+  /** false: --tls-verify=false / --insecure (https unverified, falling back to plain http). */
+  readonly tlsVerify?: boolean;
+  /** A PEM bundle of extra CA certificates to trust. */
+  readonly caFile?: string;
+  readonly retry?: RetryPolicy;
+  readonly signal?: AbortSignal;
+}
+
+export interface RequestOptions {
+  readonly headers?: Record<string, string>;
+  readonly body?: Uint8Array | ReadableStream<Uint8Array> | URLSearchParams;
+  /** Token scopes for this request (default: pull on the client's repository). */
+  readonly scopes?: readonly string[];
+}
+
+const maxRedirects = 5;
+
+type SendInit = { method?: string; headers?: Record<string, string>; body?: RequestInit["body"] };
+const isLoopback = (host: string) => /^(localhost|127(\.\d+){3}|\[::1\])(:\d+)?$/.test(host);
+
+/** Registry API calls for one repository: scheme, authentication, retries and redirects handled here. */
+export class RegistryClient {
+  private base?: URL;
+  private credentials?: Promise<Credentials | undefined>;
+  private challenge?: Challenge;
+  private readonly tokens = new Map<string, Token>();
+  private readonly retry: RetryPolicy;
+  private caBundle?: Promise<string | undefined>;
+
+  constructor(
+    readonly registry: string,
+    readonly repository: string,
+    private readonly options: RegistryOptions = {},
+  ) {
+    this.retry = options.retry ?? defaultRetryPolicy;
+  }
+
+  get pullScope(): string {
+    return `repository:${this.repository}:pull`;
+  }
+
+  get pushScope(): string {
+    return `repository:${this.repository}:pull,push`;
+  }
+
+  /** `https://registry-1.docker.io`, or plain http for loopback registries. */
+  async baseUrl(): Promise<URL> {
+    if (!this.base) {
+      const host = registryApiHost(this.registry);
+      this.base = new URL(`${isLoopback(host) ? "http" : "https"}://${host}`);
+    }
+    return this.base;
+  }
+
+  /** A URL on this registry for an API path (`/v2/…`) or an absolute Location it gave us. */
+  async url(pathOrUrl: string): Promise<URL> {
+    return new URL(pathOrUrl, await this.baseUrl());
+  }
+
+  /**
+   * Sends a request, authenticating on a 401 challenge, retrying connection errors, 429 and 5xx
+   * with backoff (only when the body can be sent again), and following redirects itself.
+   */
+  async request(method: string, pathOrUrl: string | URL, options: RequestOptions = {}): Promise<Response> {
+    const replayable = !(options.body instanceof ReadableStream);
+    const scopes = options.scopes ?? [this.pullScope];
+    let authenticated = false;
+    for (let attempt = 1; ; attempt++) {
+      const url = typeof pathOrUrl === "string" ? await this.url(pathOrUrl) : pathOrUrl;
+      const headers: Record<string, string> = { "User-Agent": "stevedore", ...options.headers };
+      const auth = await this.authorization(scopes);
+      if (auth) headers.Authorization = auth;
+      let response: Response;
+      try {
+        response = await this.send(url, { method, headers, body: options.body as RequestInit["body"] });
+      } catch (err) {
+        if (err instanceof StevedoreError || this.options.signal?.aborted || !replayable || attempt >= this.retry.attempts) throw this.connectionError(err, url);
+        await this.fallBackToHttp(url);
+        await sleep(backoffMs(this.retry, attempt), this.options.signal);
+        continue;
+      }
+      if (response.status === 401 && !authenticated && replayable) {
+        authenticated = true;
+        await this.learnChallenge(response, scopes);
+        continue;
+      }
+      if (response.status === 401) {
+        await response.body?.cancel();
+        const creds = await this.getCredentials();
+        throw new AuthError(`${this.registry}: ${creds ? "credentials refused" : "authentication required"} for ${this.repository}`);
+      }
+      if (isRetryableStatus(response.status) && replayable && attempt < this.retry.attempts) {
+        await response.body?.cancel();
+        await sleep(backoffMs(this.retry, attempt, response.headers.get("retry-after")), this.options.signal);
+        continue;
+      }
+      return response;
+    }
+  }
+
+  /** A request that must answer one of `ok`; anything else is a RegistryError saying what and where. */
+  async expect(method: string, pathOrUrl: string | URL, ok: readonly number[], what: string, options: RequestOptions = {}): Promise<Response> {
+    const response = await this.request(method, pathOrUrl, options);
+    if (!ok.includes(response.status)) throw await registryErrorFrom(response, `${what} (${this.registry}/${this.repository})`);
+    return response;
+  }
+
+  private connectionError(err: unknown, url: URL): unknown {
+    if (err instanceof StevedoreError || this.options.signal?.aborted) return err;
+    return new RegistryError(`${url.host}: cannot connect (${(err as Error).message})`, 0, undefined, { cause: err });
+  }
+
+  /** With --tls-verify=false, a registry that does not speak TLS is reached over plain http. */
+  private async fallBackToHttp(url: URL): Promise<void> {
+    if (this.options.tlsVerify === false && this.base?.protocol === "https:" && url.host === this.base.host) {
+      this.base = new URL(`http://${this.base.host}`);
+    }
+  }
+
+  private getCredentials(): Promise<Credentials | undefined> {
+    this.credentials ??= findCredentials(this.registry, this.repository, this.options.credentials);
+    return this.credentials;
+  }
+
+  private async authorization(scopes: readonly string[]): Promise<string | undefined> {
+    const challenge = this.challenge;
+    if (!challenge) return undefined;
+    if (challenge.scheme === "basic") {
+      const creds = await this.getCredentials();
+      return creds ? basicHeader(creds) : undefined;
+    }
+    const key = [...scopes].sort().join(" ");
+    let token = this.tokens.get(key);
+    if (!token || token.expiresAt < Date.now()) {
+      token = await fetchToken(challenge, scopes, await this.baseUrl(), await this.getCredentials(), (u, init) => this.send(u, init as SendInit));
+      this.tokens.set(key, token);
+    }
+    return `Bearer ${token.value}`;
+  }
+
+  private async learnChallenge(response: Response, scopes: readonly string[]): Promise<void> {
+    await response.body?.cancel();
+    const challenges = parseChallenges(response.headers.get("www-authenticate") ?? "");
+    const challenge = challenges.find((c) => c.scheme === "bearer") ?? challenges.find((c) => c.scheme === "basic");
+    if (!challenge) throw new AuthError(`${this.registry}: authentication required, but the registry names no scheme we support`);
+    if (challenge.scheme === "basic" && !(await this.getCredentials())) {
+      throw new AuthError(`${this.registry}: authentication required for ${this.repository} (no credentials found; use --creds or stevedore login)`);
+    }
+    this.challenge = challenge;
+    this.tokens.delete([...scopes].sort().join(" "));
+  }
+
+  /**
+   * One HTTP exchange, redirects followed by hand: an Authorization header never leaves the
+   * registry's origin (storage backends redirect elsewhere), and https never drops to http.
+   */
+  private async send(url: URL, init: SendInit): Promise<Response> {
+    let current = url;
+    let headers: Record<string, string> = { ...init.headers };
+    let method = init.method ?? "GET";
+    let body = init.body;
+    const origin = (await this.baseUrl()).origin;
+    for (let hop = 0; ; hop++) {
+      const response = await fetch(current, { ...init, method, headers, body, redirect: "manual", signal: this.options.signal, ...(await this.tlsOptions()) } as RequestInit);
+      const location = response.headers.get("location");
+      if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response;
+      await response.body?.cancel();
+      if (hop >= maxRedirects) throw new RegistryError(`${url.host}: too many redirects`, response.status);
+      const next = new URL(location, current);
+      if (current.protocol === "https:" && next.protocol !== "https:") {
+        throw new RegistryError(`${url.host}: refusing a redirect from https to ${next.protocol.slice(0, -1)} (${next.host})`, response.status);
+      }
+      if (next.origin !== origin) {
+        const { Authorization: _a, Cookie: _c, ...rest } = headers;
+        headers = rest;
+      }
+      if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === "POST")) {
+        method = "GET";
+        body = undefined;
+      }
+      current = next;
+    }
+  }
+
+  private async tlsOptions(): Promise<{ tls?: { rejectUnauthorized?: boolean; ca?: string } }> {
+    if (this.options.tlsVerify === false) return { tls: { rejectUnauthorized: false } };
+    if (this.options.caFile) {
+      this.caBundle ??= Bun.file(this.options.caFile).text();
+      return { tls: { ca: await this.caBundle } };
+    }
+    return {};
+  }
+}
+
+/** Reads a response body whole, refusing one over `max` bytes before and while reading. */
+export async function readCapped(response: Response, max: number, what: string): Promise<Uint8Array> {
+  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+  if (declared > max) {
+    await response.body?.cancel();
+    throw new RegistryError(`${what}: ${declared} bytes, over the ${max}-byte limit`, response.status);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of response.body ?? []) {
+    total += chunk.byteLength;
+    if (total > max) throw new RegistryError(`${what}: over the ${max}-byte limit`, response.status);
+    chunks.push(chunk);
+  }
+  noteAllocated(total);
+  return Buffer.concat(chunks);
+}

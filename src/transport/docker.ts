@@ -1,0 +1,111 @@
+import type { Descriptor } from "../core/descriptor.ts";
+import type { Digest } from "../core/digest.ts";
+import { NotFoundError, UsageError } from "../core/errors.ts";
+import type { RawManifest } from "../core/manifest.ts";
+import { acceptedManifestTypes } from "../core/media-type.ts";
+import { type Reference, formatReference, parseReference } from "../core/reference.ts";
+import { getBlob, hasBlob, mountBlob, uploadBlob } from "../registry/blobs.ts";
+import { RegistryClient } from "../registry/client.ts";
+import { listTags } from "../registry/listing.ts";
+import { deleteManifest, getManifest, headManifest, putManifest } from "../registry/manifests.ts";
+import { manifestDescriptor } from "./layout-files.ts";
+import type { ImageDestination, ImageRef, ImageSource, OpenOptions, Transport } from "./types.ts";
+
+/** `docker://[HOST/]NAME[:TAG|@DIGEST]`: an image in a registry, named as docker names it. */
+export const dockerTransport: Transport = {
+  name: "docker",
+  parse(rest) {
+    if (!rest.startsWith("//")) throw new UsageError(`docker:${rest}: expected docker://NAME[:TAG|@DIGEST]`);
+    return new DockerRef(parseReference(rest.slice(2)));
+  },
+};
+
+export class DockerRef implements ImageRef {
+  readonly transport = dockerTransport;
+  constructor(readonly reference: Reference) {}
+
+  get registry(): string {
+    return this.reference.registry;
+  }
+
+  get repository(): string {
+    return this.reference.repository;
+  }
+
+  toString(): string {
+    return `docker://${formatReference(this.reference)}`;
+  }
+
+  client(opts: OpenOptions = {}): RegistryClient {
+    return new RegistryClient(this.registry, this.repository, { ...opts.registry, signal: opts.signal });
+  }
+
+  /** The tag or digest the registry API addresses (a digest wins when both are given). */
+  get apiReference(): string {
+    return this.reference.digest ?? this.reference.tag ?? "latest";
+  }
+
+  async openSource(opts: OpenOptions = {}): Promise<ImageSource> {
+    const client = this.client(opts);
+    let top: RawManifest | undefined;
+    const topManifest = async () => (top ??= await getManifest(client, this.apiReference));
+    return {
+      resolve: async () => manifestDescriptor(await topManifest()),
+      getManifest: async (digest?: Digest) => (digest && digest !== (await topManifest()).digest ? getManifest(client, digest) : topManifest()),
+      getBlob: (desc) => getBlob(client, desc),
+      knownTags: async () => (this.reference.tag ? [this.reference.tag] : []),
+      close: async () => {},
+    };
+  }
+
+  async openDestination(opts: OpenOptions = {}): Promise<ImageDestination> {
+    return new DockerDestination(this, this.client(opts));
+  }
+
+  listTags(opts: OpenOptions = {}): AsyncIterable<string> {
+    return listTags(this.client(opts));
+  }
+
+  /** Deletes the manifest the reference names; a tag is resolved to its digest first. */
+  async delete(opts: OpenOptions = {}): Promise<void> {
+    const client = this.client(opts);
+    const digest = this.reference.digest ?? (await headManifest(client, this.apiReference))?.digest;
+    if (!digest) throw new NotFoundError(`${this}: manifest not found`);
+    await deleteManifest(client, digest);
+  }
+}
+
+class DockerDestination implements ImageDestination {
+  readonly caps = { manifestTypes: acceptedManifestTypes, manyImages: true };
+
+  constructor(
+    private readonly ref: DockerRef,
+    private readonly client: RegistryClient,
+  ) {}
+
+  hasBlob(desc: Descriptor): Promise<boolean> {
+    return hasBlob(this.client, desc);
+  }
+
+  putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void> {
+    return uploadBlob(this.client, desc, body);
+  }
+
+  /** Same registry, another repository: link the blob there instead of moving its bytes. */
+  async mountBlob(desc: Descriptor, source: ImageRef): Promise<boolean> {
+    if (!(source instanceof DockerRef) || source.registry !== this.ref.registry || source.repository === this.ref.repository) return false;
+    return mountBlob(this.client, desc, source.repository);
+  }
+
+  async putManifest(m: RawManifest): Promise<void> {
+    await putManifest(this.client, m, m.digest);
+  }
+
+  /** The top manifest goes last, under the tag: until then no reader sees the new image. */
+  async commit(top: RawManifest): Promise<RawManifest> {
+    await putManifest(this.client, top, this.ref.reference.tag ?? top.digest);
+    return top;
+  }
+
+  async close(): Promise<void> {}
+}
