@@ -1,5 +1,5 @@
-import { type CommandDef, renderUsage } from "citty";
-import { examplesOf, root, subCommands } from "./root.ts";
+import { renderUsage } from "citty";
+import { loadCommand, root } from "./root.ts";
 
 const exitCodes = `Exit codes:
   0  success             3  not found (image, tag, blob, file)
@@ -10,10 +10,8 @@ const exitCodes = `Exit codes:
 /** The command a `--help` asks about: the first non-flag argument naming a subcommand. */
 export async function helpText(argv: readonly string[]): Promise<string> {
   const name = argv.find((a) => !a.startsWith("-"));
-  const load = name ? subCommands[name] : undefined;
-  if (!load) return `${await renderUsage(root)}\n\n${exitCodes}\n`;
-  const cmd: CommandDef<any> = await load();
-  const examples = (await examplesOf[name!]?.()) ?? [];
-  const body = await renderUsage(cmd, root);
-  return `${body}\n\nExamples:\n${examples.map((e) => `  ${e}`).join("\n")}\n\n${exitCodes}\n`;
+  const command = name ? await loadCommand(name) : undefined;
+  if (!command) return `${await renderUsage(root)}\n\n${exitCodes}\n`;
+  const body = await renderUsage(command.default, root);
+  return `${body}\n\nExamples:\n${command.examples.map((e) => `  ${e}`).join("\n")}\n\n${exitCodes}\n`;
 }

@@ -2,17 +2,29 @@ import { type CommandDef, defineCommand } from "citty";
 import pkg from "../../package.json" with { type: "json" };
 import { commonArgs } from "./args.ts";
 
-/** Loaded lazily: startup does not grow with the command tree. */
-export const subCommands: Record<string, () => Promise<CommandDef<any>>> = {
-  copy: () => import("./commands/copy.ts").then((m) => m.default),
-  inspect: () => import("./commands/inspect.ts").then((m) => m.default),
+interface CommandModule {
+  readonly default: CommandDef<any>;
+  readonly examples: readonly string[];
+}
+
+/** Every command, loaded lazily: startup does not grow with the command tree. */
+const modules: Record<string, () => Promise<CommandModule>> = {
+  copy: () => import("./commands/copy.ts"),
+  inspect: () => import("./commands/inspect.ts"),
+  tags: () => import("./commands/tags.ts"),
+  delete: () => import("./commands/delete.ts"),
+  login: () => import("./commands/login.ts"),
+  logout: () => import("./commands/logout.ts"),
+  catalog: () => import("./commands/catalog.ts"),
 };
 
-/** Examples shown by `--help`, per command. */
-export const examplesOf: Record<string, () => Promise<readonly string[]>> = {
-  copy: () => import("./commands/copy.ts").then((m) => m.examples),
-  inspect: () => import("./commands/inspect.ts").then((m) => m.examples),
-};
+export const commandNames = Object.keys(modules);
+
+export const subCommands = Object.fromEntries(Object.entries(modules).map(([name, load]) => [name, () => load().then((m) => m.default)]));
+
+export function loadCommand(name: string): Promise<CommandModule> | undefined {
+  return Object.hasOwn(modules, name) ? modules[name]!() : undefined;
+}
 
 export const version = pkg.version;
 

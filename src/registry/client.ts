@@ -11,8 +11,8 @@ export interface RegistryOptions {
   readonly credentials?: CredentialSources;
   /** false: --tls-verify=false / --insecure (https unverified, falling back to plain http). */
   readonly tlsVerify?: boolean;
-  /** A PEM bundle of extra CA certificates to trust. */
-  readonly caFile?: string;
+  /** Extra CA certificates to trust, PEM. */
+  readonly ca?: string;
   readonly retry?: RetryPolicy;
   readonly signal?: AbortSignal;
 }
@@ -36,7 +36,6 @@ export class RegistryClient {
   private challenge?: Challenge;
   private readonly tokens = new Map<string, Token>();
   private readonly retry: RetryPolicy;
-  private caBundle?: Promise<string | undefined>;
 
   constructor(
     readonly registry: string,
@@ -172,7 +171,7 @@ export class RegistryClient {
     let body = init.body;
     const origin = (await this.baseUrl()).origin;
     for (let hop = 0; ; hop++) {
-      const response = await fetch(current, { ...init, method, headers, body, redirect: "manual", signal: this.options.signal, ...(await this.tlsOptions()) } as RequestInit);
+      const response = await fetch(current, { ...init, method, headers, body, redirect: "manual", signal: this.options.signal, ...this.tlsOptions() } as RequestInit);
       const location = response.headers.get("location");
       if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response;
       await response.body?.cancel();
@@ -193,13 +192,9 @@ export class RegistryClient {
     }
   }
 
-  private async tlsOptions(): Promise<{ tls?: { rejectUnauthorized?: boolean; ca?: string } }> {
+  private tlsOptions(): { tls?: { rejectUnauthorized?: boolean; ca?: string } } {
     if (this.options.tlsVerify === false) return { tls: { rejectUnauthorized: false } };
-    if (this.options.caFile) {
-      this.caBundle ??= Bun.file(this.options.caFile).text();
-      return { tls: { ca: await this.caBundle } };
-    }
-    return {};
+    return this.options.ca ? { tls: { ca: this.options.ca } } : {};
   }
 }
 

@@ -4,11 +4,13 @@ import { NotFoundError } from "../core/errors.ts";
 import { type ImageManifest, type RawManifest, parseManifest } from "../core/manifest.ts";
 import { type Platform, formatPlatform, hostPlatform, platformMatches } from "../core/platform.ts";
 import { readVerified } from "../stream/verify.ts";
+import type { RegistryOptions } from "../registry/client.ts";
 import type { ImageRef, ImageSource } from "../transport/types.ts";
 
 export interface InspectOptions {
   /** Which image of an index to describe (default: the host's platform). */
   readonly platform?: Platform;
+  readonly registry?: RegistryOptions;
   readonly signal?: AbortSignal;
 }
 
@@ -29,13 +31,13 @@ export interface InspectSummary {
 }
 
 /** The exact bytes of the top manifest (an index stays an index). */
-export async function getRawManifest(ref: ImageRef): Promise<RawManifest> {
-  return withSource(ref, (source) => source.getManifest());
+export async function getRawManifest(ref: ImageRef, options: InspectOptions = {}): Promise<RawManifest> {
+  return withSource(ref, options, (source) => source.getManifest());
 }
 
 /** The exact bytes of the image config, choosing a platform from an index. */
 export async function getConfig(ref: ImageRef, options: InspectOptions = {}): Promise<Uint8Array> {
-  return withSource(ref, async (source) => {
+  return withSource(ref, options, async (source) => {
     const { image } = await chooseImage(source, options.platform);
     return readConfig(source, image);
   });
@@ -43,11 +45,11 @@ export async function getConfig(ref: ImageRef, options: InspectOptions = {}): Pr
 
 /** A summary like `skopeo inspect`: digest, tags, platform, layers, env and labels. */
 export async function inspect(ref: ImageRef, options: InspectOptions = {}): Promise<InspectSummary> {
-  return withSource(ref, async (source) => {
+  return withSource(ref, options, async (source) => {
     const { top, image } = await chooseImage(source, options.platform);
     const config: ImageConfig = parseConfig(await readConfig(source, image), `config of ${ref}`);
     return {
-      Name: ref.repository ?? "",
+      Name: ref.registry && ref.repository ? `${ref.registry}/${ref.repository}` : (ref.repository ?? ""),
       Digest: top.digest,
       RepoTags: (await source.knownTags?.()) ?? [],
       Created: config.created,
@@ -63,8 +65,8 @@ export async function inspect(ref: ImageRef, options: InspectOptions = {}): Prom
   });
 }
 
-async function withSource<T>(ref: ImageRef, use: (source: ImageSource) => Promise<T>): Promise<T> {
-  const source = await ref.openSource();
+async function withSource<T>(ref: ImageRef, options: InspectOptions, use: (source: ImageSource) => Promise<T>): Promise<T> {
+  const source = await ref.openSource({ signal: options.signal, registry: options.registry });
   try {
     return await use(source);
   } finally {

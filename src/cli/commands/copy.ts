@@ -4,10 +4,13 @@ import { copy } from "../../verbs/copy.ts";
 import { commonArgs, jobsArg, jsonArg, platformArg, platformsFrom, positiveInt, required } from "../args.ts";
 import { log } from "../log.ts";
 import { progressFor } from "../progress.ts";
+import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
 import { printJson, printLines } from "../render.ts";
 import { cliSignal } from "../signal.ts";
 
 export const examples = [
+  "stevedore copy docker://alpine:3.20 oci:./alpine:3.20",
+  "stevedore copy --all --dest-creds me:$TOKEN oci:./build:app docker://ghcr.io/me/app:1.0",
   "stevedore copy oci:./alpine:3.20 dir:./alpine",
   "stevedore copy --all oci-archive:./multi.tar oci:./layout:multi",
   "stevedore copy --platform linux/arm64 oci:./layout:app docker-archive:./app.tar:app:arm64",
@@ -22,6 +25,7 @@ export default defineCommand({
     "no-fsync": { type: "boolean", description: "Skip fsync before renames (faster; a crash may lose the copy)" },
     ...platformArg,
     ...jobsArg,
+    ...copyRegistryArgs,
     ...jsonArg,
     ...commonArgs,
   },
@@ -31,11 +35,14 @@ export default defineCommand({
       platforms: platformsFrom(rawArgs),
       jobs: positiveInt(args.jobs, "--jobs"),
       fsync: !args["no-fsync"],
+      sourceRegistry: registryOptionsFrom(args, "src"),
+      destinationRegistry: registryOptionsFrom(args, "dest"),
       onProgress: progressFor(args),
       signal: cliSignal,
     });
     if (args.json) return printJson(result);
-    log.success(`copied ${result.source} to ${result.destination}: ${result.blobs.copied} blobs copied, ${result.blobs.skipped} skipped`);
+    const { copied, skipped, mounted } = result.blobs;
+    log.success(`copied ${result.source} to ${result.destination}: ${copied} blobs copied, ${skipped} skipped${mounted ? `, ${mounted} mounted` : ""}`);
     printLines([result.digest]);
   },
 });

@@ -4,8 +4,10 @@ import { getConfig, getRawManifest, inspect } from "../../verbs/inspect.ts";
 import { commonArgs, platformArg, platformsFrom, required } from "../args.ts";
 import { printBytes, printJson } from "../render.ts";
 import { UsageError } from "../../core/errors.ts";
+import { registryArgs, registryOptionsFrom } from "../registry-args.ts";
 
 export const examples = [
+  "stevedore inspect docker://alpine:3.20",
   "stevedore inspect oci:./layout:app",
   "stevedore inspect --raw oci:./layout:app | jq .mediaType",
   "stevedore inspect --config --platform linux/arm64 oci-archive:./multi.tar",
@@ -18,18 +20,19 @@ export default defineCommand({
     raw: { type: "boolean", description: "Print the exact manifest bytes (with --config: the exact config bytes)" },
     config: { type: "boolean", description: "Print the image config" },
     ...platformArg,
+    ...registryArgs,
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
     const ref = parseImageRef(required(args.image, "IMAGE"));
     const platforms = platformsFrom(rawArgs);
     if (platforms.length > 1) throw new UsageError("inspect takes one --platform");
-    const options = { platform: platforms[0] };
+    const options = { platform: platforms[0], registry: registryOptionsFrom(args) };
     if (args.config) {
       const bytes = await getConfig(ref, options);
       return args.raw ? printBytes(bytes) : printJson(JSON.parse(new TextDecoder().decode(bytes)));
     }
-    if (args.raw) return printBytes((await getRawManifest(ref)).bytes);
+    if (args.raw) return printBytes((await getRawManifest(ref, options)).bytes);
     printJson(await inspect(ref, options));
   },
 });

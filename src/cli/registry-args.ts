@@ -1,0 +1,60 @@
+import type { ArgDef } from "citty";
+import { UsageError } from "../core/errors.ts";
+import type { RegistryOptions } from "../registry/client.ts";
+import { parseCredentialsFlag } from "../registry/credentials.ts";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+
+/** docker:// flags with skopeo's spellings; `--src-*`/`--dest-*` variants for copy. */
+export const registryArgs = {
+  creds: { type: "string", valueHint: "user:password", description: "Registry credentials (else from auth files; see README)" },
+  authfile: { type: "string", valueHint: "FILE", description: "Credentials file (docker config.json or containers auth.json)" },
+  "tls-verify": { type: "string", valueHint: "true|false", description: "Verify TLS certificates (false: also allow plain http)" },
+  insecure: { type: "boolean", description: "Same as --tls-verify=false" },
+  "cert-dir": { type: "string", valueHint: "DIR", description: "Trust the CA certificates (*.crt, *.pem) in DIR" },
+} as const satisfies Record<string, ArgDef>;
+
+export const copyRegistryArgs = {
+  ...registryArgs,
+  "src-creds": { type: "string", valueHint: "user:password", description: "Credentials for the source registry" },
+  "dest-creds": { type: "string", valueHint: "user:password", description: "Credentials for the destination registry" },
+  "src-tls-verify": { type: "string", valueHint: "true|false", description: "TLS verification for the source" },
+  "dest-tls-verify": { type: "string", valueHint: "true|false", description: "TLS verification for the destination" },
+  "src-cert-dir": { type: "string", valueHint: "DIR", description: "CA certificates for the source" },
+  "dest-cert-dir": { type: "string", valueHint: "DIR", description: "CA certificates for the destination" },
+} as const satisfies Record<string, ArgDef>;
+
+function parseBool(value: unknown, flag: string): boolean | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  throw new UsageError(`${flag} takes true or false, not "${value}"`);
+}
+
+function readCertDir(dir: string): string {
+  try {
+    return readdirSync(dir)
+      .filter((f) => /\.(crt|pem)$/.test(f))
+      .map((f) => readFileSync(join(dir, f), "utf8"))
+      .join("\n");
+  } catch {
+    throw new UsageError(`--cert-dir ${dir}: cannot read the directory`);
+  }
+}
+
+/** Registry settings from flags; `side` picks the `--src-`/`--dest-` variants, which win over the plain ones. */
+export function registryOptionsFrom(args: Record<string, unknown>, side?: "src" | "dest"): RegistryOptions {
+  const pick = (name: string) => (side && args[`${side}-${name}`] !== undefined ? [args[`${side}-${name}`], `--${side}-${name}`] : [args[name], `--${name}`]) as [unknown, string];
+  const [creds, credsFlag] = pick("creds");
+  const [tls, tlsFlag] = pick("tls-verify");
+  const [certDir] = pick("cert-dir");
+  const tlsVerify = args.insecure ? false : parseBool(tls, tlsFlag);
+  return {
+    credentials: {
+      explicit: typeof creds === "string" ? parseCredentialsFlag(creds, credsFlag) : undefined,
+      authFile: typeof args.authfile === "string" ? args.authfile : undefined,
+    },
+    ...(tlsVerify !== undefined ? { tlsVerify } : {}),
+    ...(typeof certDir === "string" ? { ca: readCertDir(certDir) } : {}),
+  };
+}
