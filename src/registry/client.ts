@@ -31,7 +31,7 @@ const isLoopback = (host: string) => /^(localhost|127(\.\d+){3}|\[::1\])(:\d+)?$
 
 /** Registry API calls for one repository: scheme, authentication, retries and redirects handled here. */
 export class RegistryClient {
-  private base?: URL;
+  private base?: Promise<URL>;
   private credentials?: Promise<Credentials | undefined>;
   private challenge?: Challenge;
   private readonly tokens = new Map<string, Token>();
@@ -53,13 +53,30 @@ export class RegistryClient {
     return `repository:${this.repository}:pull,push`;
   }
 
-  /** `https://registry-1.docker.io`, or plain http for loopback registries. */
-  async baseUrl(): Promise<URL> {
-    if (!this.base) {
-      const host = registryApiHost(this.registry);
-      this.base = new URL(`${isLoopback(host) ? "http" : "https"}://${host}`);
-    }
+  /**
+   * Registries on loopback, and any with --tls-verify=false, are "insecure" as docker means it:
+   * TLS without verification, or plain http when the port does not speak TLS.
+   */
+  private get insecure(): boolean {
+    return this.options.tlsVerify === false || (this.options.tlsVerify === undefined && isLoopback(registryApiHost(this.registry)));
+  }
+
+  /** `https://registry-1.docker.io`; for an insecure registry, probed once for whether it speaks TLS. */
+  baseUrl(): Promise<URL> {
+    this.base ??= this.chooseBase();
     return this.base;
+  }
+
+  private async chooseBase(): Promise<URL> {
+    const https = new URL(`https://${registryApiHost(this.registry)}`);
+    if (!this.insecure) return https;
+    try {
+      const probe = await fetch(new URL("/v2/", https), { redirect: "manual", signal: this.options.signal, ...this.tlsOptions() } as RequestInit);
+      await probe.body?.cancel();
+      return https;
+    } catch {
+      return new URL(`http://${https.host}`);
+    }
   }
 
   /** A URL on this registry for an API path (`/v2/…`) or an absolute Location it gave us. */
@@ -85,7 +102,6 @@ export class RegistryClient {
         response = await this.send(url, { method, headers, body: options.body as RequestInit["body"] });
       } catch (err) {
         if (err instanceof StevedoreError || this.options.signal?.aborted || !replayable || attempt >= this.retry.attempts) throw this.connectionError(err, url);
-        await this.fallBackToHttp(url);
         await sleep(backoffMs(this.retry, attempt), this.options.signal);
         continue;
       }
@@ -118,13 +134,6 @@ export class RegistryClient {
   private connectionError(err: unknown, url: URL): unknown {
     if (err instanceof StevedoreError || this.options.signal?.aborted) return err;
     return new RegistryError(`${url.host}: cannot connect (${(err as Error).message})`, 0, undefined, { cause: err });
-  }
-
-  /** With --tls-verify=false, a registry that does not speak TLS is reached over plain http. */
-  private async fallBackToHttp(url: URL): Promise<void> {
-    if (this.options.tlsVerify === false && this.base?.protocol === "https:" && url.host === this.base.host) {
-      this.base = new URL(`http://${this.base.host}`);
-    }
   }
 
   private getCredentials(): Promise<Credentials | undefined> {
@@ -193,7 +202,7 @@ export class RegistryClient {
   }
 
   private tlsOptions(): { tls?: { rejectUnauthorized?: boolean; ca?: string } } {
-    if (this.options.tlsVerify === false) return { tls: { rejectUnauthorized: false } };
+    if (this.insecure) return { tls: { rejectUnauthorized: false } };
     return this.options.ca ? { tls: { ca: this.options.ca } } : {};
   }
 }

@@ -3,7 +3,7 @@ import type { RegistryClient } from "./client.ts";
 import { registryErrorFrom } from "./errors.ts";
 
 /** Pages at most this long; the registry may send fewer and a `Link` to the next page. */
-const pageSize = 1000;
+const defaultPageSize = 1000;
 /** A registry that keeps sending `Link` to itself must not keep us forever. */
 const maxPages = 10_000;
 
@@ -36,11 +36,11 @@ async function* paginate<T>(client: RegistryClient, first: string, field: string
 }
 
 /** Every tag of the repository, following pagination (`n`, `last`, `Link`). */
-export function listTags(client: RegistryClient): AsyncIterable<string> {
+export function listTags(client: RegistryClient, pageSize = defaultPageSize): AsyncIterable<string> {
   return paginate<string>(client, `/v2/${client.repository}/tags/list?n=${pageSize}`, "tags", `tags of ${client.registry}/${client.repository}`);
 }
 
 /** Every repository the registry lists in `_catalog`. */
 export function listRepositories(client: RegistryClient): AsyncIterable<string> {
-  return paginate<string>(client, `/v2/_catalog?n=${pageSize}`, "repositories", `catalog of ${client.registry}`, ["registry:catalog:*"]);
+  return paginate<string>(client, `/v2/_catalog?n=${defaultPageSize}`, "repositories", `catalog of ${client.registry}`, ["registry:catalog:*"]);
 }

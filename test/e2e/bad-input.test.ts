@@ -52,7 +52,7 @@ describe("bad input: one line on stderr, a documented exit code, the destination
     const bytes = readFileSync(blob);
     bytes[bytes.length >> 1]! ^= 0x01;
     writeFileSync(blob, bytes);
-    const result = stevedore(["copy", "-q", `oci:${src}:app`, `oci:${dst}:app`]);
+    const result = await stevedore(["copy", "-q", `oci:${src}:app`, `oci:${dst}:app`]);
     expectOneLineError(result, Exit.integrity, /blob sha256:[0-9a-f]{12}: digest mismatch/);
     expect(snapshot(dst)).toEqual(before);
   });
@@ -61,7 +61,7 @@ describe("bad input: one line on stderr, a documented exit code, the destination
     const { src, dst, before } = await sourceAndDestination("truncated");
     const blob = largestBlob(src);
     writeFileSync(blob, readFileSync(blob).subarray(0, 1000));
-    const result = stevedore(["copy", "-q", `oci:${src}:app`, `oci:${dst}:app`]);
+    const result = await stevedore(["copy", "-q", `oci:${src}:app`, `oci:${dst}:app`]);
     expectOneLineError(result, Exit.integrity, /size mismatch \(got 1000 of \d+ bytes\)/);
     expect(snapshot(dst)).toEqual(before);
   });
@@ -74,7 +74,7 @@ describe("bad input: one line on stderr, a documented exit code, the destination
     const index = JSON.parse(readFileSync(join(src, "index.json"), "utf8"));
     index.manifests[0] = { ...index.manifests[0], digest, size: garbage.byteLength };
     writeFileSync(join(src, "index.json"), JSON.stringify(index));
-    const result = stevedore(["copy", "-q", `oci:${src}:app`, `oci:${dst}:app`]);
+    const result = await stevedore(["copy", "-q", `oci:${src}:app`, `oci:${dst}:app`]);
     expectOneLineError(result, Exit.integrity, /manifest is not valid JSON/);
     expect(snapshot(dst)).toEqual(before);
   });
@@ -82,23 +82,23 @@ describe("bad input: one line on stderr, a documented exit code, the destination
   test("a layout without index.json is not found (exit 3)", async () => {
     const { src, dst, before } = await sourceAndDestination("noindex");
     rmSync(join(src, "index.json"));
-    const result = stevedore(["copy", "-q", `oci:${src}:app`, `oci:${dst}:app`]);
+    const result = await stevedore(["copy", "-q", `oci:${src}:app`, `oci:${dst}:app`]);
     expectOneLineError(result, Exit.notFound, /no index.json \(not an OCI image layout\)/);
     expect(snapshot(dst)).toEqual(before);
   });
 
   test("an unknown tag is not found (exit 3)", async () => {
     const { src, dst } = await sourceAndDestination("notag");
-    expectOneLineError(stevedore(["copy", "-q", `oci:${src}:nope`, `oci:${dst}:x`]), Exit.notFound, /oci:.*:nope: no such image/);
+    expectOneLineError(await stevedore(["copy", "-q", `oci:${src}:nope`, `oci:${dst}:x`]), Exit.notFound, /oci:.*:nope: no such image/);
   });
 
-  test("an unknown transport prefix is a usage error (exit 2)", () => {
-    expectOneLineError(stevedore(["copy", "foo:bar", `oci:${dir}/x`]), Exit.usage, /unknown transport "foo" in "foo:bar"/);
-    expectOneLineError(stevedore(["inspect", "alpine"]), Exit.usage, /no transport prefix.*docker:\/\/alpine/);
+  test("an unknown transport prefix is a usage error (exit 2)", async () => {
+    expectOneLineError(await stevedore(["copy", "foo:bar", `oci:${dir}/x`]), Exit.usage, /unknown transport "foo" in "foo:bar"/);
+    expectOneLineError(await stevedore(["inspect", "alpine"]), Exit.usage, /no transport prefix.*docker:\/\/alpine/);
   });
 
-  test("a missing argument is a usage error (exit 2)", () => {
-    expectOneLineError(stevedore(["copy", "oci:/x"]), Exit.usage, /DST/);
+  test("a missing argument is a usage error (exit 2)", async () => {
+    expectOneLineError(await stevedore(["copy", "oci:/x"]), Exit.usage, /DST/);
   });
 
   test.each(["dir", "oci"])("writing %s: into a non-empty directory that is no image layout is refused (exit 2)", async (transport) => {
@@ -106,7 +106,7 @@ describe("bad input: one line on stderr, a documented exit code, the destination
     const plain = join(dir, `plain-${transport}`);
     Bun.spawnSync(["mkdir", "-p", plain]);
     writeFileSync(join(plain, "notes.txt"), "mine");
-    const result = stevedore(["copy", "-q", `oci:${src}:app`, `${transport}:${plain}`]);
+    const result = await stevedore(["copy", "-q", `oci:${src}:app`, `${transport}:${plain}`]);
     expectOneLineError(result, Exit.usage, /refusing to write into a non-empty directory/);
     expect(readdirSync(plain)).toEqual(["notes.txt"]);
   });
@@ -122,34 +122,34 @@ describe("bad input: one line on stderr, a documented exit code, the destination
     await writer.finish();
     writeFileSync(archive, Buffer.concat(chunks));
     for (const transport of ["oci-archive", "docker-archive"]) {
-      const result = stevedore(["copy", "-q", `${transport}:${archive}`, `oci:${dst}:app`]);
+      const result = await stevedore(["copy", "-q", `${transport}:${archive}`, `oci:${dst}:app`]);
       expectOneLineError(result, Exit.integrity, /tar entry "..\/..\/evil": path escapes the root/);
     }
     expect(snapshot(dst)).toEqual(before);
   });
 
-  test("a file that is not a tar archive is refused (exit 5)", () => {
+  test("a file that is not a tar archive is refused (exit 5)", async () => {
     const notTar = join(dir, "not.tar");
     writeFileSync(notTar, "hello, I am not a tar archive".repeat(40));
-    expectOneLineError(stevedore(["inspect", `oci-archive:${notTar}`]), Exit.integrity, /checksum mismatch/);
+    expectOneLineError(await stevedore(["inspect", `oci-archive:${notTar}`]), Exit.integrity, /checksum mismatch/);
   });
 
   test("--debug adds the stack trace", async () => {
-    const result = stevedore(["copy", "--debug", `oci:${dir}/none:x`, `oci:${dir}/y`]);
+    const result = await stevedore(["copy", "--debug", `oci:${dir}/none:x`, `oci:${dir}/y`]);
     expect(result.exitCode).toBe(Exit.notFound);
     expect(result.stderr).toContain("    at ");
   });
 });
 
 describe("CLI conventions", () => {
-  test("--version prints the version on stdout", () => {
-    const result = stevedore(["--version"]);
+  test("--version prints the version on stdout", async () => {
+    const result = await stevedore(["--version"]);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/^stevedore \d+\.\d+\.\d+\n$/);
   });
 
-  test.each(["copy", "inspect", "tags", "delete", "login", "logout", "catalog"])("%s --help shows usage, examples and exit codes", (cmd) => {
-    const result = stevedore([cmd, "--help"]);
+  test.each(["copy", "inspect", "tags", "delete", "login", "logout", "catalog"])("%s --help shows usage, examples and exit codes", async (cmd) => {
+    const result = await stevedore([cmd, "--help"]);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain(`stevedore ${cmd}`);
     expect(result.stdout).toMatch(/Examples:\n {2}.*stevedore /);

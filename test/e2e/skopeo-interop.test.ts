@@ -7,8 +7,8 @@ import { readBack } from "../helpers/read-image.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 
 const skopeo = requirePeer("skopeo");
-const skopeoOk = (args: string[]) => {
-  const result = run([skopeo, "--insecure-policy", ...args]);
+const skopeoOk = async (args: string[]) => {
+  const result = await run([skopeo, "--insecure-policy", ...args]);
   if (result.exitCode !== 0) throw new Error(`skopeo ${args.join(" ")}: ${result.stderr}`);
   return result.stdout;
 };
@@ -30,10 +30,10 @@ describe("interoperability with skopeo", () => {
       const origin = `oci:${join(dir, `origin-${seed}`)}:src`;
       await writeImage(parseImageRef(origin), image);
       const written = format.ref(dir, `by-skopeo-${seed}`);
-      skopeoOk(["copy", "-q", origin, written]);
+      await skopeoOk(["copy", "-q", origin, written]);
       const back = await readBack(written);
       expect(back.digest).toBe(image.top.digest);
-      const summary = JSON.parse(stevedore(["inspect", written]).stdout);
+      const summary = JSON.parse((await stevedore(["inspect", written])).stdout);
       expect(summary.Digest).toBe(image.top.digest);
       expect(summary.Layers).toEqual(back.layers);
     });
@@ -43,13 +43,13 @@ describe("interoperability with skopeo", () => {
       const origin = `oci:${join(dir, `origin-${seed}`)}:src`;
       await writeImage(parseImageRef(origin), image);
       const written = format.ref(dir, `by-stevedore-${seed}`);
-      expect(stevedore(["copy", "-q", origin, written]).exitCode).toBe(0);
-      const inspected = JSON.parse(skopeoOk(["inspect", written]));
+      expect((await stevedore(["copy", "-q", origin, written])).exitCode).toBe(0);
+      const inspected = JSON.parse(await skopeoOk(["inspect", written]));
       expect(inspected.Digest).toBe(image.top.digest);
-      const raw = skopeoOk(["inspect", "--raw", written]);
+      const raw = await skopeoOk(["inspect", "--raw", written]);
       expect(raw).toBe(new TextDecoder().decode(image.top.bytes));
       const again = `oci:${join(dir, `skopeo-copy-${seed}`)}:x`;
-      skopeoOk(["copy", "-q", written, again]);
+      await skopeoOk(["copy", "-q", written, again]);
       expect((await readBack(again)).digest).toBe(image.top.digest);
     });
   }
@@ -60,9 +60,9 @@ describe("interoperability with skopeo", () => {
     await writeImage(parseImageRef(origin), image);
     for (const format of formats) {
       const written = format.ref(dir, "multi");
-      expect(stevedore(["copy", "-q", "--all", origin, written]).exitCode).toBe(0);
+      expect((await stevedore(["copy", "-q", "--all", origin, written])).exitCode).toBe(0);
       const copied = `oci:${join(dir, `multi-skopeo-${format.name}`)}:x`;
-      skopeoOk(["copy", "-q", "--all", written, copied]);
+      await skopeoOk(["copy", "-q", "--all", written, copied]);
       const back = await readBack(copied);
       expect(back.digest).toBe(image.top.digest);
       expect(back.children).toEqual(image.images.map((m) => m.digest));
@@ -76,19 +76,19 @@ describe("interoperability with skopeo", () => {
     const config = JSON.parse(new TextDecoder().decode([...image.blobs.values()].find((b) => b.desc.mediaType.includes("config"))!.bytes));
     const ours = `docker-archive:${join(dir, "ours.docker.tar")}:example.com/app:v1`;
     const theirs = `docker-archive:${join(dir, "theirs.docker.tar")}:example.com/app:v1`;
-    expect(stevedore(["copy", "-q", origin, ours]).exitCode).toBe(0);
-    skopeoOk(["copy", "-q", origin, theirs]);
+    expect((await stevedore(["copy", "-q", origin, ours])).exitCode).toBe(0);
+    await skopeoOk(["copy", "-q", origin, theirs]);
     for (const archive of [ours, theirs]) {
-      const bySkopeo = JSON.parse(skopeoOk(["inspect", "--config", archive]));
+      const bySkopeo = JSON.parse(await skopeoOk(["inspect", "--config", archive]));
       expect(bySkopeo.rootfs.diff_ids).toEqual(config.rootfs.diff_ids);
-      const byUs = JSON.parse(stevedore(["inspect", archive]).stdout);
+      const byUs = JSON.parse((await stevedore(["inspect", archive])).stdout);
       expect(byUs.Layers).toEqual(config.rootfs.diff_ids);
       expect(byUs.RepoTags).toEqual(["example.com/app:v1"]);
       const copied = `oci:${join(dir, "from-docker-archive")}:${archive === ours ? "ours" : "theirs"}`;
-      expect(stevedore(["copy", "-q", archive, copied]).exitCode).toBe(0);
+      expect((await stevedore(["copy", "-q", archive, copied])).exitCode).toBe(0);
       expect((await readBack(copied)).configs).toEqual(await readBack(origin).then((b) => b.configs));
     }
-    const raw = (archive: string) => JSON.parse(skopeoOk(["inspect", "--raw", archive]));
-    expect(raw(ours).config).toEqual(raw(theirs).config);
+    const raw = async (archive: string) => JSON.parse(await skopeoOk(["inspect", "--raw", archive]));
+    expect((await raw(ours)).config).toEqual((await raw(theirs)).config);
   });
 });

@@ -10,13 +10,17 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function stevedore(args: readonly string[], options: { stdin?: string; env?: Record<string, string> } = {}): CliResult {
+/** Runs the binary without blocking this process: servers the test itself runs must keep answering. */
+export async function stevedore(args: readonly string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   if (!existsSync(binary)) throw new Error(`${binary} is missing: run npm run build (npm test does it)`);
-  const proc = Bun.spawnSync([binary, ...args], {
+  const proc = Bun.spawn([binary, ...args], {
     stdin: options.stdin === undefined ? "ignore" : new TextEncoder().encode(options.stdin),
+    stdout: "pipe",
+    stderr: "pipe",
     env: { ...process.env, NO_COLOR: "1", ...options.env },
   });
-  return { exitCode: proc.exitCode ?? -1, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { exitCode, stdout, stderr };
 }
 
 /** Fails (never skips) when a peer the test needs is not installed. */
@@ -26,7 +30,8 @@ export function requirePeer(name: string): string {
   return path;
 }
 
-export function run(cmd: readonly string[]): CliResult {
-  const proc = Bun.spawnSync([...cmd], { env: process.env });
-  return { exitCode: proc.exitCode ?? -1, stdout: proc.stdout.toString(), stderr: proc.stderr.toString() };
+export async function run(cmd: readonly string[]): Promise<CliResult> {
+  const proc = Bun.spawn([...cmd], { stdout: "pipe", stderr: "pipe", env: process.env });
+  const [stdout, stderr, exitCode] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { exitCode, stdout, stderr };
 }

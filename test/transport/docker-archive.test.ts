@@ -25,7 +25,7 @@ async function hybridArchive(name: string, platforms = [parsePlatform("linux/amd
   const legacy = [{ Config: `blobs/sha256/${first.config.digest.slice(7)}`, RepoTags: ["busybox:latest"], Layers: first.layers.map((l) => `blobs/sha256/${l.digest.slice(7)}`) }];
   writeFileSync(join(layout, "manifest.json"), JSON.stringify(legacy));
   const archive = join(dir, `${name}.tar`);
-  expect(run(["tar", "-C", layout, "-cf", archive, "."]).exitCode).toBe(0);
+  expect((await run(["tar", "-C", layout, "-cf", archive, "."])).exitCode).toBe(0);
   return { archive, image };
 }
 
