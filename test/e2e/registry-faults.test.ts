@@ -1,0 +1,137 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Exit } from "../../src/core/errors.ts";
+import { parseImageRef } from "../../src/transport/index.ts";
+import { stevedore } from "../helpers/cli.ts";
+import { startFakeRegistry } from "../helpers/fake-registry.ts";
+import { randomImage, writeImage } from "../helpers/random-image.ts";
+import { readBack } from "../helpers/read-image.ts";
+import { selfSignedCertificate } from "../helpers/registry.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+const dir = tmpDir();
+const image = randomImage({ layers: 2, size: 300_000, seed: 4242 });
+const layer = [...image.blobs.values()].find((b) => b.desc.mediaType.includes("layer"))!;
+const stops: (() => void)[] = [];
+afterAll(() => stops.forEach((s) => s()));
+
+function fake(options: Parameters<typeof startFakeRegistry>[1]) {
+  const registry = startFakeRegistry(image, options);
+  stops.push(registry.stop);
+  return registry;
+}
+
+describe("registry faults", () => {
+  test("a blob whose bytes do not match its digest fails the copy, and no manifest is written", async () => {
+    const registry = fake({
+      intercept: (_req, url) => {
+        if (url.pathname.endsWith(layer.desc.digest)) {
+          const bytes = new Uint8Array(layer.bytes);
+          bytes[1000]! ^= 0xff;
+          return new Response(bytes);
+        }
+      },
+    });
+    const dest = join(dir, "mismatch");
+    await writeImage(parseImageRef(`oci:${dest}:old`), randomImage({ seed: 1 }));
+    const before = readFileSync(join(dest, "index.json"), "utf8");
+    const result = await stevedore(["copy", "-q", `docker://${registry.host}/test/image:latest`, `oci:${dest}:new`]);
+    expect(result.exitCode).toBe(Exit.integrity);
+    expect(result.stderr.trim()).toMatch(/^stevedore: blob sha256:[0-9a-f]{12}: digest mismatch/);
+    expect(readFileSync(join(dest, "index.json"), "utf8")).toBe(before);
+  });
+
+  test("a connection cut mid-blob is resumed with Range, not restarted", async () => {
+    const registry = fake({
+      intercept: (req, url, attempt) => {
+        if (url.pathname.endsWith(layer.desc.digest) && attempt === 1) {
+          const half = layer.bytes.subarray(0, 100_000);
+          // promise the whole blob, send a part, then drop the connection
+          const body = new ReadableStream({
+            start(controller) {
+              controller.enqueue(half);
+            },
+            pull(controller) {
+              controller.error(new Error("cut"));
+            },
+          });
+          return new Response(body, { headers: { "Content-Length": String(layer.bytes.byteLength) } });
+        }
+      },
+    });
+    const result = await stevedore(["copy", "-q", `docker://${registry.host}/test/image:latest`, `oci:${join(dir, "resumed")}:x`]);
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+    const ranges = registry.seen.filter((r) => r.path.endsWith(layer.desc.digest)).map((r) => r.range);
+    expect(ranges[0]).toBeNull();
+    expect(ranges[1]).toMatch(/^bytes=\d+-$/);
+    expect(Number(/\d+/.exec(ranges[1]!)![0])).toBeGreaterThan(0);
+    expect((await readBack(`oci:${join(dir, "resumed")}:x`)).digest).toBe(image.top.digest);
+  });
+
+  test("429 with Retry-After is waited out", async () => {
+    const registry = fake({
+      intercept: (_req, url, attempt) => {
+        if (url.pathname.endsWith("/manifests/latest") && attempt === 1) {
+          return Response.json({ errors: [{ code: "TOOMANYREQUESTS", message: "slow down" }] }, { status: 429, headers: { "Retry-After": "1" } });
+        }
+      },
+    });
+    const started = performance.now();
+    const result = await stevedore(["inspect", "-q", `docker://${registry.host}/test/image:latest`]);
+    expect(result.exitCode).toBe(0);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1000);
+  });
+
+  test("429 that never ends fails with a clear message naming the rate limit", async () => {
+    const registry = fake({
+      intercept: () => Response.json({ errors: [{ code: "TOOMANYREQUESTS", message: "pull rate limit" }] }, { status: 429, headers: { "Retry-After": "0", "RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "0;w=21600" } }),
+    });
+    const result = await stevedore(["inspect", `docker://${registry.host}/test/image:latest`]);
+    expect(result.exitCode).toBe(Exit.failed);
+    expect(result.stderr).toContain("429");
+    expect(result.stderr).toContain("ratelimit-remaining: 0;w=21600");
+  });
+
+  test("a redirect to another host carries no Authorization header", async () => {
+    const storage = fake({});
+    const registry = fake({
+      basic: { username: "alice", password: "secret" },
+      intercept: (_req, url) => {
+        if (url.pathname.includes("/blobs/")) return Response.redirect(`http://localhost:${storage.server.port}${url.pathname}`, 307);
+      },
+    });
+    const result = await stevedore(["copy", "-q", "--creds", "alice:secret", `docker://${registry.host}/test/image:latest`, `oci:${join(dir, "redirected")}:x`]);
+    expect(result.exitCode).toBe(0);
+    expect(registry.seen.some((r) => r.authorization?.startsWith("Basic "))).toBe(true);
+    const atStorage = storage.seen.filter((r) => r.path.includes("/blobs/"));
+    expect(atStorage.length).toBe(3);
+    expect(atStorage.every((r) => r.authorization === null)).toBe(true);
+  });
+
+  test("a redirect from https to http is refused", async () => {
+    const storage = fake({});
+    const tls = selfSignedCertificate(dir, "tls");
+    const registry = fake({
+      tls: { cert: tls.cert, key: tls.key },
+      intercept: (_req, url) => {
+        if (url.pathname.includes("/blobs/")) return Response.redirect(`http://127.0.0.1:${storage.server.port}${url.pathname}`, 307);
+      },
+    });
+    const certDir = join(dir, "certs");
+    require("node:fs").mkdirSync(certDir, { recursive: true });
+    require("node:fs").copyFileSync(tls.certPath, join(certDir, "ca.crt"));
+    const result = await stevedore(["copy", "-q", "--tls-verify=true", "--cert-dir", certDir, `docker://${registry.host}/test/image:latest`, `oci:${join(dir, "downgrade")}:x`]);
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toContain("refusing a redirect from https to http");
+    expect(storage.seen).toEqual([]);
+    expect(existsSync(join(dir, "downgrade", "index.json"))).toBe(false);
+  });
+
+  test("an unreachable registry is one line naming the host", async () => {
+    const result = await stevedore(["inspect", "--tls-verify=true", "docker://127.0.0.1:1/x/y:z"]);
+    expect(result.exitCode).toBe(Exit.failed);
+    expect(result.stderr.trim()).toMatch(/^stevedore: 127\.0\.0\.1:1: cannot connect/);
+  });
+});
