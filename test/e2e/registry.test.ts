@@ -73,6 +73,24 @@ for (const auth of ["none", "htpasswd", "token"] as RegistryAuth[]) {
       expect(gone.stderr).toContain("manifest not found");
     });
 
+    test("what skopeo pushes stevedore pulls, and the other way round, with identical digests", async () => {
+      const skopeo = requirePeer("skopeo");
+      const skopeoCreds = auth === "none" ? [] : ["--creds", "alice:wonderland"];
+      const image = randomImage({ layers: 2, seed: ++seed, platforms });
+      const origin = `oci:${join(dir, "skopeo-origin")}:src`;
+      await writeImage(parseImageRef(origin), image);
+      const pushedBySkopeo = `docker://${registry.host}/interop/skopeo:v1`;
+      const skopeoPush = await run([skopeo, "--insecure-policy", "copy", "-q", "--all", "--dest-tls-verify=false", ...skopeoCreds.map((c) => (c === "--creds" ? "--dest-creds" : c)), origin, pushedBySkopeo]);
+      expect(skopeoPush.stderr).toBe("");
+      expect((await cli(["copy", "--all", pushedBySkopeo, `oci:${join(dir, "from-skopeo")}:x`])).exitCode).toBe(0);
+      expect((await readBack(`oci:${join(dir, "from-skopeo")}:x`)).digest).toBe(image.top.digest);
+      const pushedByUs = `docker://${registry.host}/interop/stevedore:v1`;
+      expect((await cli(["copy", "--all", origin, pushedByUs])).exitCode).toBe(0);
+      const skopeoPull = await run([skopeo, "--insecure-policy", "copy", "-q", "--all", "--src-tls-verify=false", ...skopeoCreds.map((c) => (c === "--creds" ? "--src-creds" : c)), pushedByUs, `oci:${join(dir, "by-skopeo")}:x`]);
+      expect(skopeoPull.stderr).toBe("");
+      expect(await readBack(`oci:${join(dir, "by-skopeo")}:x`)).toEqual(await readBack(origin));
+    });
+
     test("an unknown tag is not found (exit 3)", async () => {
       const result = await cli(["inspect", `docker://${registry.host}/team/app:nope`]);
       expect(result.exitCode).toBe(Exit.notFound);
