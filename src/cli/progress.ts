@@ -30,6 +30,9 @@ function plainLine(event: CopyEvent): void {
     case "manifest":
       log.info(`wrote manifest ${shortDigest(event.digest)}`);
       break;
+    case "referrer":
+      log.info(`copied ${event.tag ? `tag ${event.tag}` : `referrer ${shortDigest(event.digest)}`} of ${shortDigest(event.subject)}`);
+      break;
   }
 }
 
@@ -50,6 +53,7 @@ class LiveBars {
     switch (event.type) {
       case "platform":
       case "manifest":
+      case "referrer":
         plainLine(event);
         return;
       case "bytes": {

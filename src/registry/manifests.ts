@@ -47,8 +47,11 @@ export async function headManifest(client: RegistryClient, reference: string): P
   };
 }
 
-/** PUT a manifest's exact bytes under a tag or its digest, with its own media type. */
-export async function putManifest(client: RegistryClient, m: RawManifest, reference: string): Promise<void> {
+/**
+ * PUT a manifest's exact bytes under a tag or its digest, with its own media type. Returns whether
+ * the registry took note of a `subject` (OCI-Subject): if not, the caller keeps the fallback tag.
+ */
+export async function putManifest(client: RegistryClient, m: RawManifest, reference: string): Promise<{ subjectRecorded: boolean }> {
   const response = await client.expect("PUT", `/v2/${client.repository}/manifests/${reference}`, [200, 201, 202], `put manifest ${reference}`, {
     headers: { "Content-Type": m.mediaType },
     body: m.bytes,
@@ -59,6 +62,7 @@ export async function putManifest(client: RegistryClient, m: RawManifest, refere
   if (stored && isDigest(stored) && stored !== m.digest && stored.startsWith("sha256:")) {
     throw new IntegrityError(`manifest ${shortDigest(m.digest)}: the registry stored it as ${shortDigest(stored)}`);
   }
+  return { subjectRecorded: response.headers.has("oci-subject") };
 }
 
 /** DELETE a manifest by digest (registries refuse tags here). */

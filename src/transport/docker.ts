@@ -1,13 +1,14 @@
 import type { Descriptor } from "../core/descriptor.ts";
 import type { Digest } from "../core/digest.ts";
 import { NotFoundError, UsageError } from "../core/errors.ts";
-import type { RawManifest } from "../core/manifest.ts";
+import { type RawManifest, parseManifest } from "../core/manifest.ts";
 import { acceptedManifestTypes } from "../core/media-type.ts";
 import { type Reference, formatReference, parseReference } from "../core/reference.ts";
 import { getBlob, hasBlob, mountBlob, uploadBlob } from "../registry/blobs.ts";
 import { RegistryClient } from "../registry/client.ts";
 import { listTags } from "../registry/listing.ts";
 import { deleteManifest, getManifest, headManifest, putManifest } from "../registry/manifests.ts";
+import { addToReferrersTag, listReferrers, referrerDescriptor } from "../registry/referrers.ts";
 import { manifestDescriptor } from "./layout-files.ts";
 import type { ImageDestination, ImageRef, ImageSource, OpenOptions, Transport } from "./types.ts";
 
@@ -53,6 +54,7 @@ export class DockerRef implements ImageRef {
       resolve: async () => manifestDescriptor(await topManifest()),
       getManifest: async (digest?: Digest) => (digest && digest !== (await topManifest()).digest ? getManifest(client, digest) : topManifest()),
       getBlob: (desc) => getBlob(client, desc),
+      listReferrers: (subject, artifactType) => listReferrers(client, subject, artifactType),
       knownTags: async () => (this.reference.tag ? [this.reference.tag] : []),
       close: async () => {},
     };
@@ -60,6 +62,11 @@ export class DockerRef implements ImageRef {
 
   async openDestination(opts: OpenOptions = {}): Promise<ImageDestination> {
     return new DockerDestination(this, this.client(opts));
+  }
+
+  withReference(reference: { readonly tag: string } | { readonly digest: Digest }): DockerRef {
+    const { tag: _tag, digest: _digest, ...name } = this.reference;
+    return new DockerRef({ ...name, ...reference });
   }
 
   listTags(opts: OpenOptions = {}): AsyncIterable<string> {
@@ -98,13 +105,20 @@ class DockerDestination implements ImageDestination {
   }
 
   async putManifest(m: RawManifest): Promise<void> {
-    await putManifest(this.client, m, m.digest);
+    await this.put(m, m.digest);
   }
 
   /** The top manifest goes last, under the tag: until then no reader sees the new image. */
   async commit(top: RawManifest): Promise<RawManifest> {
-    await putManifest(this.client, top, this.ref.reference.tag ?? top.digest);
+    await this.put(top, this.ref.reference.tag ?? top.digest);
     return top;
+  }
+
+  /** A manifest with a subject is listed under the fallback tag when the registry has no Referrers API. */
+  private async put(m: RawManifest, reference: string): Promise<void> {
+    const { subjectRecorded } = await putManifest(this.client, m, reference);
+    const subject = parseManifest(m).subject;
+    if (subject && !subjectRecorded) await addToReferrersTag(this.client, subject.digest, referrerDescriptor(m));
   }
 
   async close(): Promise<void> {}

@@ -1,8 +1,8 @@
 import { type Descriptor, parseDescriptor } from "../core/descriptor.ts";
 import { type Digest, isDigest, parseDigest } from "../core/digest.ts";
 import { IntegrityError, NotFoundError, UsageError } from "../core/errors.ts";
-import { type RawManifest, maxManifestBytes } from "../core/manifest.ts";
-import { MediaTypes } from "../core/media-type.ts";
+import { type RawManifest, maxManifestBytes, parseManifest } from "../core/manifest.ts";
+import { MediaTypes, isManifestType } from "../core/media-type.ts";
 import { type FileTree, blobPath, readManifestBlob } from "./layout-files.ts";
 import type { ImageSource } from "./types.ts";
 
@@ -149,6 +149,19 @@ export class OciLayoutSource implements ImageSource {
     const top = await this.resolve();
     const wanted = digest ?? top.digest;
     return readManifestBlob(this.tree, blobPath(wanted), wanted, wanted === top.digest ? top.mediaType : undefined);
+  }
+
+  /** Entries of index.json whose manifest names `subject`: a layout keeps referrers as untagged entries. */
+  async listReferrers(subject: Digest, artifactType?: string): Promise<Descriptor[]> {
+    const found: Descriptor[] = [];
+    for (const entry of (await readIndexJson(this.tree)).manifests) {
+      if (entry.digest === subject || !isManifestType(entry.mediaType)) continue;
+      const manifest = parseManifest(await this.getManifest(entry.digest));
+      if (manifest.subject?.digest !== subject) continue;
+      const type = manifest.artifactType ?? (manifest.kind === "manifest" ? manifest.config.mediaType : undefined);
+      if (!artifactType || type === artifactType) found.push({ ...entry, ...(type ? { artifactType: type } : {}) });
+    }
+    return found;
   }
 
   async getBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>> {

@@ -50,11 +50,14 @@ class OciRef implements ImageRef {
   }
 
   async openDestination(opts: OpenOptions = {}): Promise<ImageDestination> {
-    if (this.selector.kind === "digest" || this.selector.kind === "position") {
-      throw new UsageError(`${this}: a destination is named by a tag, not ${formatLayoutSelector(this.selector).slice(1)}`);
-    }
+    if (this.selector.kind === "position") throw new UsageError(`${this}: a destination is named by a tag, not a position`);
     await assertLayoutOrEmpty(this.path, `oci:${this.path}`, [ociLayoutFile, "index.json"]);
     return new OciDirectoryDestination(this.path, this.selector.kind === "tag" ? this.selector.tag : undefined, opts.fsync ?? true);
+  }
+
+  /** By digest, as a destination: an untagged index.json entry (how referrers are kept in a layout). */
+  withReference(reference: { readonly tag: string } | { readonly digest: Digest }): OciRef {
+    return new OciRef(this.path, "tag" in reference ? { kind: "tag", tag: reference.tag } : { kind: "digest", digest: reference.digest });
   }
 
   async *listTags(): AsyncIterable<string> {

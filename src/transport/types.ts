@@ -31,6 +31,8 @@ export interface ImageRef {
   readonly registry?: string;
   openSource(opts?: OpenOptions): Promise<ImageSource>;
   openDestination(opts?: OpenOptions): Promise<ImageDestination>;
+  /** The same repository or layout under another tag, or one of its manifests by digest (untagged as a destination). */
+  withReference?(reference: { readonly tag: string } | { readonly digest: Digest }): ImageRef;
   /** Absent where meaningless (dir:). */
   listTags?(opts?: OpenOptions): AsyncIterable<string>;
   /** Removes the reference (tag or image); blobs no longer used may stay until garbage collection. */
@@ -44,6 +46,8 @@ export interface ImageSource {
   getManifest(digest?: Digest): Promise<RawManifest>;
   /** Raw blob bytes; the consumer verifies them against `desc`. */
   getBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>>;
+  /** Manifests whose `subject` is `subject` (signatures, SBOMs, attestations), where the source can list them. */
+  listReferrers?(subject: Digest, artifactType?: string): Promise<Descriptor[]>;
   /** Tags the source knows the top image by (inspect's RepoTags), where it knows any. */
   knownTags?(): Promise<readonly string[]>;
   close(): Promise<void>;

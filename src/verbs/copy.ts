@@ -11,7 +11,8 @@ export type CopyEvent =
   | { readonly type: "platform"; readonly platform: string; readonly reason: "host" }
   | { readonly type: "blob"; readonly digest: Digest; readonly size: number; readonly state: "start" | "skipped" | "mounted" | "done" }
   | { readonly type: "bytes"; readonly digest: Digest; readonly size: number; readonly bytes: number }
-  | { readonly type: "manifest"; readonly digest: Digest; readonly mediaType: string };
+  | { readonly type: "manifest"; readonly digest: Digest; readonly mediaType: string }
+  | { readonly type: "referrer"; readonly digest: Digest; readonly subject: Digest; readonly via: "referrers" | "tag"; readonly tag?: string };
 
 export interface CopyOptions {
   /** Copy a whole index, every platform. */
@@ -22,6 +23,8 @@ export interface CopyOptions {
   readonly jobs?: number;
   /** fsync each file before its rename (default true). */
   readonly fsync?: boolean;
+  /** Also copy what hangs off the copied images: OCI referrers and cosign's `.sig`/`.att`/`.sbom` tags. */
+  readonly referrers?: boolean;
   /** docker:// settings (credentials, TLS) for each side. */
   readonly sourceRegistry?: RegistryOptions;
   readonly destinationRegistry?: RegistryOptions;
@@ -38,6 +41,8 @@ export interface CopyResult {
   readonly sourceDigest: Digest;
   readonly platforms: readonly string[];
   readonly blobs: { readonly copied: number; readonly skipped: number; readonly mounted: number; readonly bytes: number };
+  /** Referrers and cosign-tagged artifacts copied with `referrers`. */
+  readonly referrers: number;
 }
 
 /** Copies an image (or an index, or a choice of its platforms) from any transport to any other. */
@@ -51,6 +56,7 @@ export async function copy(src: ImageRef, dst: ImageRef, options: CopyOptions = 
       const chosen = await run.choose(top);
       await run.copyTree(chosen.manifest);
       const written = await destination.commit(chosen.manifest);
+      const referrers = options.referrers ? await copyReferrers(src, dst, source, subjectsOf(chosen.manifest), options) : 0;
       return {
         source: String(src),
         destination: String(dst),
@@ -59,6 +65,7 @@ export async function copy(src: ImageRef, dst: ImageRef, options: CopyOptions = 
         sourceDigest: top.digest,
         platforms: chosen.platforms,
         blobs: run.stats,
+        referrers,
       };
     } finally {
       await destination.close();
@@ -188,4 +195,56 @@ function pickPlatform(index: ImageIndex, wanted: Platform, digest: Digest): Desc
 function smallerIndex(top: RawManifest, picked: readonly Descriptor[]): RawManifest {
   const json = JSON.parse(new TextDecoder().decode(top.bytes)) as Record<string, unknown>;
   return encodeManifest({ ...json, manifests: picked }, top.mediaType);
+}
+
+/** cosign keeps signatures, attestations and SBOMs under tags derived from the subject's digest. */
+const cosignSuffixes = ["sig", "att", "sbom"] as const;
+/** A walk of referrers of referrers stops here: a registry cannot make us copy without end. */
+const maxReferrers = 1000;
+
+/** The image and, for an index, its children: what referrers may hang off. */
+function subjectsOf(top: RawManifest): Digest[] {
+  const parsed = parseManifest(top);
+  return [top.digest, ...(parsed.kind === "index" ? parsed.manifests.map((m) => m.digest) : [])];
+}
+
+/**
+ * Copies what hangs off the subjects, breadth first with a visited set: OCI referrers (API or
+ * fallback tag) and cosign's `sha256-<hex>.sig|.att|.sbom` tags, then what hangs off those.
+ */
+async function copyReferrers(src: ImageRef, dst: ImageRef, source: ImageSource, subjects: Digest[], options: CopyOptions): Promise<number> {
+  if (!src.withReference || !dst.withReference) throw new UnsupportedError(`--referrers needs transports that can name manifests by digest (not ${src.transport.name}: → ${dst.transport.name}:)`);
+  const inner = { ...options, all: true, platforms: [], referrers: false };
+  const visited = new Set<Digest>(subjects);
+  const queue = [...subjects];
+  let copied = 0;
+  const copyOne = async (reference: { tag: string } | { digest: Digest }, subject: Digest, via: "referrers" | "tag"): Promise<Digest | undefined> => {
+    if (copied >= maxReferrers) throw new UnsupportedError(`more than ${maxReferrers} referrers: stopping`);
+    try {
+      const result = await copy(src.withReference!(reference), dst.withReference!(reference), inner);
+      copied++;
+      options.onProgress?.({ type: "referrer", digest: result.digest, subject, via, ...("tag" in reference ? { tag: reference.tag } : {}) });
+      return result.digest;
+    } catch (err) {
+      if (err instanceof NotFoundError && via === "tag") return undefined;
+      throw err;
+    }
+  };
+  while (queue.length > 0) {
+    const subject = queue.shift()!;
+    for (const referrer of (await source.listReferrers?.(subject)) ?? []) {
+      if (visited.has(referrer.digest)) continue;
+      visited.add(referrer.digest);
+      await copyOne({ digest: referrer.digest }, subject, "referrers");
+      queue.push(referrer.digest);
+    }
+    for (const suffix of cosignSuffixes) {
+      const digest = await copyOne({ tag: `${subject.replace(":", "-")}.${suffix}` }, subject, "tag");
+      if (digest && !visited.has(digest)) {
+        visited.add(digest);
+        queue.push(digest);
+      }
+    }
+  }
+  return copied;
 }

@@ -22,6 +22,7 @@ export default defineCommand({
     src: { type: "positional", description: "Source image (transport:reference)" },
     dst: { type: "positional", description: "Destination image (transport:reference)" },
     all: { type: "boolean", alias: "a", description: "Copy every platform of an index" },
+    referrers: { type: "boolean", description: "Also copy signatures, SBOMs and attestations (OCI referrers and cosign tags)" },
     "no-fsync": { type: "boolean", description: "Skip fsync before renames (faster; a crash may lose the copy)" },
     ...platformArg,
     ...jobsArg,
@@ -32,6 +33,7 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     const result = await copy(parseImageRef(required(args.src, "SRC")), parseImageRef(required(args.dst, "DST")), {
       all: args.all,
+      referrers: args.referrers,
       platforms: platformsFrom(rawArgs),
       jobs: positiveInt(args.jobs, "--jobs"),
       fsync: !args["no-fsync"],
@@ -42,7 +44,8 @@ export default defineCommand({
     });
     if (args.json) return printJson(result);
     const { copied, skipped, mounted } = result.blobs;
-    log.success(`copied ${result.source} to ${result.destination}: ${copied} blobs copied, ${skipped} skipped${mounted ? `, ${mounted} mounted` : ""}`);
+    const extras = `${mounted ? `, ${mounted} mounted` : ""}${args.referrers ? `, ${result.referrers} referrers` : ""}`;
+    log.success(`copied ${result.source} to ${result.destination}: ${copied} blobs copied, ${skipped} skipped${extras}`);
     printLines([result.digest]);
   },
 });
