@@ -50,7 +50,12 @@ export async function getBlob(client: RegistryClient, desc: Descriptor): Promise
           ({ reader, skip } = await open(received));
           continue;
         }
-        if (result.done) return controller.close();
+        if (result.done) {
+          // a body that ends short without an error is a cut too (proxies close connections cleanly)
+          if (received >= desc.size || ++resumes > maxResumes) return controller.close();
+          ({ reader, skip } = await open(received));
+          continue;
+        }
         let chunk = result.value;
         if (skip > 0) {
           const drop = Math.min(skip, chunk.byteLength);

@@ -83,7 +83,7 @@ export async function findCredentials(registry: string, repository: string | und
     const config = await readConfigFile(file);
     if (!config) continue;
     const helper = keys.map((k) => config.credHelpers?.[k]).find(Boolean);
-    if (helper) return runCredentialHelper(helper, registry);
+    if (helper) return runCredentialHelper(helper, registry, sources.env);
     const auths = Object.fromEntries(Object.entries(config.auths ?? {}).map(([k, v]) => [normaliseKey(k), v]));
     for (const key of keys) {
       const entry = auths[normaliseKey(key)];
@@ -93,7 +93,7 @@ export async function findCredentials(registry: string, repository: string | und
       if (entry.username && entry.password) return { username: entry.username, password: entry.password };
     }
     if (config.credsStore) {
-      const found = await runCredentialHelper(config.credsStore, registry, true);
+      const found = await runCredentialHelper(config.credsStore, registry, sources.env, true);
       if (found) return found;
     }
   }
@@ -107,14 +107,16 @@ function decodeAuth(auth: string, file: string): Credentials {
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
+const processEnv = (): Readonly<Record<string, string | undefined>> => process.env;
+
 /** docker-credential-NAME get: the server on stdin, `{Username, Secret}` on stdout. */
-async function runCredentialHelper(name: string, registry: string, optional = false): Promise<Credentials | undefined> {
-  const program = `docker-credential-${name}`;
-  if (!Bun.which(program)) {
+async function runCredentialHelper(name: string, registry: string, env = processEnv(), optional = false): Promise<Credentials | undefined> {
+  const program = Bun.which(`docker-credential-${name}`, { PATH: env.PATH ?? "" });
+  if (!program) {
     if (optional) return undefined;
-    throw new AuthError(`credential helper ${program} is not installed`);
+    throw new AuthError(`credential helper docker-credential-${name} is not installed`);
   }
-  const proc = Bun.spawn([program, "get"], { stdin: new TextEncoder().encode(registry === "docker.io" ? dockerHubServerUrl : registry), stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn([program, "get"], { env: { ...env }, stdin: new TextEncoder().encode(registry === "docker.io" ? dockerHubServerUrl : registry), stdout: "pipe", stderr: "pipe" });
   const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
   if (code !== 0) return undefined; // "credentials not found": anonymous, as docker does
   try {
@@ -122,7 +124,7 @@ async function runCredentialHelper(name: string, registry: string, optional = fa
     if (!Secret) return undefined;
     return Username === "<token>" ? { identityToken: Secret } : { username: Username ?? "", password: Secret };
   } catch {
-    throw new AuthError(`${program} answered something that is not JSON`);
+    throw new AuthError(`docker-credential-${name} answered something that is not JSON`);
   }
 }
 

@@ -53,7 +53,7 @@ describe("registry faults", () => {
               controller.enqueue(half);
             },
             pull(controller) {
-              controller.error(new Error("cut"));
+              controller.close();
             },
           });
           return new Response(body, { headers: { "Content-Length": String(layer.bytes.byteLength) } });
@@ -134,4 +134,17 @@ describe("registry faults", () => {
     expect(result.exitCode).toBe(Exit.failed);
     expect(result.stderr.trim()).toMatch(/^stevedore: 127\.0\.0\.1:1: cannot connect/);
   });
+
+  test("HTTP_PROXY is honoured, and NO_PROXY bypasses it", async () => {
+    const proxy = fake({});
+    const ref = "docker://registry.example.test:5000/test/image:latest";
+    const env = { HTTP_PROXY: `http://${proxy.host}`, HTTPS_PROXY: "", https_proxy: "", http_proxy: "" };
+    const viaProxy = await stevedore(["inspect", "--tls-verify=false", ref], { env });
+    expect(viaProxy.exitCode).toBe(0);
+    expect(JSON.parse(viaProxy.stdout).Digest).toBe(image.top.digest);
+    expect(proxy.seen.some((r) => r.path === "/v2/test/image/manifests/latest")).toBe(true);
+    const bypassed = await stevedore(["inspect", "--tls-verify=false", ref], { env: { ...env, NO_PROXY: "example.test" } });
+    expect(bypassed.exitCode).not.toBe(0);
+  });
 });
+
