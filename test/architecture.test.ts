@@ -8,9 +8,11 @@ const below: Record<string, readonly string[]> = {
   stream: ["core"],
   archive: ["core", "stream"],
   registry: ["core", "stream"],
+  store: ["core", "stream"],
+  server: ["core", "stream", "store"],
   transport: ["core", "stream", "archive", "registry"],
-  verbs: ["core", "stream", "archive", "registry", "transport"],
-  cli: ["core", "stream", "archive", "registry", "transport", "verbs", "cli"],
+  verbs: ["core", "stream", "archive", "registry", "transport", "store", "server"],
+  cli: ["core", "stream", "archive", "registry", "transport", "store", "server", "verbs", "cli"],
 };
 
 const src = join(import.meta.dir, "../src");

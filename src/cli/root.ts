@@ -16,6 +16,8 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   login: () => import("./commands/login.ts"),
   logout: () => import("./commands/logout.ts"),
   catalog: () => import("./commands/catalog.ts"),
+  serve: () => import("./commands/serve.ts"),
+  gc: () => import("./commands/gc.ts"),
 };
 
 export const commandNames = Object.keys(modules);

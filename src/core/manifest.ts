@@ -125,3 +125,16 @@ export function encodeManifest(value: object, mediaType: MediaType): RawManifest
   const bytes = new TextEncoder().encode(JSON.stringify(value));
   return { bytes, mediaType, digest: digestOf(bytes) };
 }
+
+/** How an index of referrers lists a manifest: artifactType (else the config's media type) and annotations. */
+export function referrerDescriptor(m: RawManifest): Descriptor {
+  const parsed = parseManifest(m);
+  const artifactType = parsed.artifactType ?? (parsed.kind === "manifest" ? parsed.config.mediaType : undefined);
+  return {
+    mediaType: m.mediaType,
+    digest: m.digest,
+    size: m.bytes.byteLength,
+    ...(artifactType ? { artifactType } : {}),
+    ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
+  };
+}

@@ -1,7 +1,7 @@
 import type { Descriptor } from "../core/descriptor.ts";
 import { type Digest, digestAlgorithm, digestHex } from "../core/digest.ts";
 import { NotFoundError } from "../core/errors.ts";
-import { type RawManifest, encodeManifest, maxManifestBytes, parseManifest, toRawManifest } from "../core/manifest.ts";
+import { encodeManifest, maxManifestBytes, parseManifest, toRawManifest } from "../core/manifest.ts";
 import { MediaTypes } from "../core/media-type.ts";
 import { type RegistryClient, readCapped } from "./client.ts";
 import { getManifest, putManifest } from "./manifests.ts";
@@ -9,19 +9,6 @@ import { getManifest, putManifest } from "./manifests.ts";
 /** The tag the distribution spec's fallback keeps an image's referrers under: `sha256-<hex>`. */
 export function referrersTag(subject: Digest): string {
   return `${digestAlgorithm(subject)}-${digestHex(subject)}`;
-}
-
-/** What an index of referrers says about one: its artifact type (or config type) and annotations. */
-export function referrerDescriptor(m: RawManifest): Descriptor {
-  const parsed = parseManifest(m);
-  const artifactType = parsed.artifactType ?? (parsed.kind === "manifest" ? parsed.config.mediaType : undefined);
-  return {
-    mediaType: m.mediaType,
-    digest: m.digest,
-    size: m.bytes.byteLength,
-    ...(artifactType ? { artifactType } : {}),
-    ...(parsed.annotations ? { annotations: parsed.annotations } : {}),
-  };
 }
 
 const filter = (descs: readonly Descriptor[], artifactType?: string) => (artifactType ? descs.filter((d) => d.artifactType === artifactType) : [...descs]);

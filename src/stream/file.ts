@@ -56,7 +56,7 @@ export function temporaryPath(path: string): string {
 
 export interface AtomicWriteOptions {
   /** Check size and digest while writing; a mismatch leaves nothing behind. */
-  readonly verify?: { desc: Descriptor; where: string };
+  readonly verify?: { desc: Pick<Descriptor, "digest"> & { size?: number }; where: string };
   /** fsync before the rename, so a crash never leaves a renamed but empty file. */
   readonly fsync?: boolean;
 }

@@ -7,8 +7,9 @@ export class BlobVerifier {
   private readonly hasher: DigestHasher;
   private seen = 0;
 
+  /** `size` undefined: only the digest is checked (a body whose length nobody declared). */
   constructor(
-    private readonly desc: Descriptor,
+    private readonly desc: Pick<Descriptor, "digest"> & { readonly size?: number },
     private readonly where: string,
   ) {
     this.hasher = new DigestHasher(digestAlgorithm(desc.digest));
@@ -16,14 +17,14 @@ export class BlobVerifier {
 
   update(chunk: Uint8Array): void {
     this.seen += chunk.byteLength;
-    if (this.seen > this.desc.size) {
+    if (this.desc.size !== undefined && this.seen > this.desc.size) {
       throw new IntegrityError(`blob ${shortDigest(this.desc.digest)}: more than the expected ${this.desc.size} bytes ${this.where}`);
     }
     this.hasher.update(chunk);
   }
 
   finish(): void {
-    if (this.seen !== this.desc.size) {
+    if (this.desc.size !== undefined && this.seen !== this.desc.size) {
       throw new IntegrityError(`blob ${shortDigest(this.desc.digest)}: size mismatch (got ${this.seen} of ${this.desc.size} bytes) ${this.where}`);
     }
     const actual = this.hasher.digest();

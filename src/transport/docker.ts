@@ -1,14 +1,14 @@
 import type { Descriptor } from "../core/descriptor.ts";
 import type { Digest } from "../core/digest.ts";
 import { NotFoundError, UsageError } from "../core/errors.ts";
-import { type RawManifest, parseManifest } from "../core/manifest.ts";
+import { type RawManifest, parseManifest, referrerDescriptor } from "../core/manifest.ts";
 import { acceptedManifestTypes } from "../core/media-type.ts";
 import { type Reference, formatReference, parseReference } from "../core/reference.ts";
 import { getBlob, hasBlob, mountBlob, uploadBlob } from "../registry/blobs.ts";
 import { RegistryClient } from "../registry/client.ts";
 import { listTags } from "../registry/listing.ts";
 import { deleteManifest, getManifest, headManifest, putManifest } from "../registry/manifests.ts";
-import { addToReferrersTag, listReferrers, referrerDescriptor } from "../registry/referrers.ts";
+import { addToReferrersTag, listReferrers } from "../registry/referrers.ts";
 import { manifestDescriptor } from "./layout-files.ts";
 import type { ImageDestination, ImageRef, ImageSource, OpenOptions, Transport } from "./types.ts";
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bun
+/**
+ * stevedore serve against Debian's docker-registry on this machine, in one run: requests/s of
+ * manifest GET and blob HEAD under concurrent load (wrk), GET throughput of a 256 MiB blob (curl),
+ * and the time to push the ~1 GiB test image into each with the same client (stevedore copy).
+ * Targets: ≥10× distribution's req/s, ≥1.3× its blob throughput, ≤0.5× its push time.
+ * Usage: bun scripts/bench/serve.ts [--dir DIR]   (needs dist/stevedore, wrk, curl, docker-registry)
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { startRegistry } from "../../test/helpers/registry.ts";
+import { startServe } from "../../test/helpers/serve.ts";
+import { benchImage, median, requireCommand, timeCommand } from "./lib.ts";
+
+const { values } = parseArgs({ options: { dir: { type: "string", default: ".bench" }, seconds: { type: "string", default: "5" } } });
+for (const tool of ["wrk", "curl", "docker-registry"]) requireCommand(tool);
+const stevedore = join(process.cwd(), "dist/stevedore");
+const source = benchImage(join(values.dir!, "source"));
+const work = mkdtempSync(join(tmpdir(), "stevedore-bench-serve-"));
+const headScript = join(work, "head.lua");
+writeFileSync(headScript, 'wrk.method = "HEAD"\n');
+
+/** wrk's Requests/sec for a URL, 2 threads and 64 connections. */
+function wrk(url: string, extra: string[] = []): number {
+  const out = Bun.spawnSync(["wrk", "-t2", "-c64", `-d${values.seconds}s`, ...extra, url]).stdout.toString();
+  const match = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  if (!match) throw new Error(`wrk said: ${out}`);
+  return Number(match[1]);
+}
+
+function blobThroughput(url: string): number {
+  const seconds = median([1, 2, 3].map(() => timeCommand(["curl", "-sf", "-o", "/dev/null", url]).seconds));
+  return 256 / seconds;
+}
+
+const distribution = await startRegistry("none");
+const ours = await startServe(["--root", join(work, "root")]);
+try {
+  const results: Record<string, { distribution: number; stevedore: number }> = {};
+  const push: Record<string, number> = {};
+  for (const [name, host] of [["distribution", distribution.host], ["stevedore", ours.host]] as const) {
+    push[name] = timeCommand([stevedore, "copy", "-q", `oci:${source}:bench`, `docker://${host}/bench/app:v1`]).seconds;
+  }
+  const manifest = JSON.parse(Bun.spawnSync([stevedore, "inspect", "--raw", `oci:${source}:bench`]).stdout.toString());
+  const blob = manifest.layers[0].digest as string;
+  for (const [name, host] of [["distribution", distribution.host], ["stevedore", ours.host]] as const) {
+    const accept = ["-H", "Accept: application/vnd.oci.image.manifest.v1+json"];
+    (results["manifest GET req/s"] ??= { distribution: 0, stevedore: 0 })[name] = wrk(`http://${host}/v2/bench/app/manifests/v1`, accept);
+    (results["blob HEAD req/s"] ??= { distribution: 0, stevedore: 0 })[name] = wrk(`http://${host}/v2/bench/app/blobs/${blob}`, ["-s", headScript]);
+    (results["256 MiB blob GET MiB/s"] ??= { distribution: 0, stevedore: 0 })[name] = blobThroughput(`http://${host}/v2/bench/app/blobs/${blob}`);
+  }
+  const targets: Record<string, number> = { "manifest GET req/s": 10, "blob HEAD req/s": 10, "256 MiB blob GET MiB/s": 1.3 };
+  for (const [what, r] of Object.entries(results)) {
+    const ratio = r.stevedore / r.distribution;
+    console.log(`${what.padEnd(24)} distribution ${r.distribution.toFixed(0).padStart(7)}  stevedore ${r.stevedore.toFixed(0).padStart(7)}  ratio ${ratio.toFixed(2)} (target ≥ ${targets[what]}) ${ratio >= targets[what]! ? "PASS" : "MISS"}`);
+  }
+  const pushRatio = push.stevedore! / push.distribution!;
+  console.log(`${"1 GiB push seconds".padEnd(24)} distribution ${push.distribution!.toFixed(2).padStart(7)}  stevedore ${push.stevedore!.toFixed(2).padStart(7)}  ratio ${pushRatio.toFixed(2)} (target ≤ 0.5) ${pushRatio <= 0.5 ? "PASS" : "MISS"}; ${push.stevedore!.toFixed(2)} s/GiB into serve (target ≤ 2.5)`);
+} finally {
+  distribution.stop();
+  await ours.stop();
+  rmSync(work, { recursive: true, force: true });
+}

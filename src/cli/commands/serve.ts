@@ -1,0 +1,47 @@
+import { defineCommand } from "citty";
+import { UsageError } from "../../core/errors.ts";
+import { serve } from "../../verbs/serve.ts";
+import { commonArgs } from "../args.ts";
+import { log } from "../log.ts";
+import { cliSignal } from "../signal.ts";
+
+export const examples = [
+  "stevedore serve                                   # 127.0.0.1:5000, images under ~/.local/share/stevedore/registry",
+  "stevedore serve --addr 0.0.0.0:5000 --root /srv/registry --htpasswd /etc/stevedore/htpasswd --anonymous-read",
+  "stevedore serve --memory --addr 127.0.0.1:0       # a throwaway registry for a CI job",
+];
+
+export default defineCommand({
+  meta: { name: "serve", description: "Run an OCI registry (distribution-spec 1.1) on a filesystem or memory store" },
+  args: {
+    addr: { type: "string", valueHint: "host:port", description: "Listen address (default 127.0.0.1:5000)" },
+    root: { type: "string", valueHint: "DIR", description: "Store images here (default: ~/.local/share/stevedore/registry)" },
+    memory: { type: "boolean", description: "Keep images in memory only" },
+    htpasswd: { type: "string", valueHint: "FILE", description: "Require Basic auth from these bcrypt users (htpasswd -B)" },
+    "anonymous-read": { type: "boolean", description: "With --htpasswd: let anyone pull; pushing still needs credentials" },
+    "read-only": { type: "boolean", description: "Refuse pushes and deletes" },
+    delete: { type: "boolean", description: "Allow deleting manifests, tags and blobs" },
+    "tls-cert": { type: "string", valueHint: "FILE", description: "Serve HTTPS with this certificate (PEM)" },
+    "tls-key": { type: "string", valueHint: "FILE", description: "… and this key (PEM)" },
+    ...commonArgs,
+  },
+  async run({ args }) {
+    if (Boolean(args["tls-cert"]) !== Boolean(args["tls-key"])) throw new UsageError("--tls-cert and --tls-key go together");
+    const server = await serve({
+      addr: args.addr,
+      root: args.root,
+      memory: args.memory,
+      htpasswd: args.htpasswd,
+      anonymousRead: args["anonymous-read"],
+      readOnly: args["read-only"],
+      allowDelete: args.delete,
+      tls: args["tls-cert"] ? { cert: args["tls-cert"], key: args["tls-key"]! } : undefined,
+      onLog: (e) => log.info(`${e.method} ${e.path} ${e.status} ${e.ms.toFixed(1)}ms${e.user ? ` user=${e.user}` : ""}${e.error ? ` error=${e.error}` : ""}`),
+    });
+    log.start(`serving ${server.url.host} (${server.root ? `root ${server.root}` : "in memory"})`);
+    process.stdout.write(`${server.url.host}\n`);
+    await new Promise<void>((resolve) => cliSignal.addEventListener("abort", () => resolve(), { once: true }));
+    log.info("stopping: letting requests in flight finish");
+    await server.stop();
+  },
+});

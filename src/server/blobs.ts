@@ -1,0 +1,50 @@
+import { type Digest, parseDigest } from "../core/digest.ts";
+import { ApiError } from "./errors.ts";
+import type { RequestContext } from "./context.ts";
+import { apiVersionHeader } from "./context.ts";
+
+export function parseDigestParam(text: string | null): Digest {
+  try {
+    return parseDigest(text ?? "");
+  } catch {
+    throw new ApiError("DIGEST_INVALID", `invalid digest "${text ?? ""}"`);
+  }
+}
+
+/** `bytes=start-end` (end optional) within `size`; undefined when absent, 416 when unsatisfiable. */
+function parseRange(header: string | null, size: number): { start: number; end: number } | undefined {
+  if (!header) return undefined;
+  const match = /^bytes=(\d+)-(\d*)$/.exec(header.trim());
+  const start = match ? Number(match[1]) : Number.NaN;
+  const end = match?.[2] ? Number(match[2]) + 1 : size;
+  if (!match || start >= size || end <= start) {
+    throw new ApiError("BLOB_UNKNOWN", `range ${header} is not satisfiable`, 416, { "Content-Range": `bytes */${size}` });
+  }
+  return { start, end: Math.min(end, size) };
+}
+
+/** GET/HEAD a blob the repository links: the kernel sends files (Bun.file), ranges answer 206. */
+export async function getBlob(ctx: RequestContext, name: string, digestText: string): Promise<Response> {
+  await ctx.require("pull", name);
+  const digest = parseDigestParam(digestText);
+  const { blobs, repos } = ctx.options.store;
+  const size = (await repos.hasBlobLink(name, digest)) || (await repos.getManifest(name, digest)) ? await blobs.stat(digest) : null;
+  if (size === null) throw new ApiError("BLOB_UNKNOWN", `blob ${digest} is unknown to ${name}`);
+  const headers: Record<string, string> = { ...apiVersionHeader, "Docker-Content-Digest": digest, "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes", ETag: `"${digest}"` };
+  if (ctx.request.method === "HEAD") return new Response(null, { headers: { ...headers, "Content-Length": String(size) } });
+  const range = parseRange(ctx.request.headers.get("range"), size);
+  const path = blobs.filePath?.(digest);
+  if (range) {
+    const body = path ? Bun.file(path).slice(range.start, range.end) : await blobs.get(digest, range);
+    return new Response(body, { status: 206, headers: { ...headers, "Content-Range": `bytes ${range.start}-${range.end - 1}/${size}`, "Content-Length": String(range.end - range.start) } });
+  }
+  return new Response(path ? Bun.file(path) : await blobs.get(digest), { headers: { ...headers, "Content-Length": String(size) } });
+}
+
+/** Unlinks a blob from the repository (its bytes go at the next gc). */
+export async function deleteBlob(ctx: RequestContext, name: string, digestText: string): Promise<Response> {
+  await ctx.require("delete", name);
+  const digest = parseDigestParam(digestText);
+  if (!(await ctx.options.store.repos.unlinkBlob(name, digest))) throw new ApiError("BLOB_UNKNOWN", `blob ${digest} is unknown to ${name}`);
+  return new Response(null, { status: 202, headers: { ...apiVersionHeader, "Docker-Content-Digest": digest } });
+}

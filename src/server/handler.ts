@@ -1,0 +1,127 @@
+import { parseRepositoryName } from "../core/reference.ts";
+import { IntegrityError, StevedoreError } from "../core/errors.ts";
+import type { Action } from "./access.ts";
+import { deleteBlob, getBlob } from "./blobs.ts";
+import { type HandlerOptions, type RequestContext, apiVersionHeader } from "./context.ts";
+import { ApiError, errorResponse } from "./errors.ts";
+import { catalog, listTags, referrers } from "./listing.ts";
+import { deleteManifest, getManifest, putManifest } from "./manifests.ts";
+import { matchRoute } from "./routes.ts";
+import { cancelUpload, patchUpload, putUpload, startUpload, uploadStatus } from "./uploads.ts";
+
+export type { HandlerOptions } from "./context.ts";
+
+/** One line of the access log: no credentials, no bodies. */
+export interface AccessLogEntry {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly user?: string;
+  readonly ms: number;
+  /** For a 500: what went wrong, for the operator. */
+  readonly error?: string;
+}
+
+const writes = new Set<Action>(["push", "delete"]);
+
+function checkName(name: string): string {
+  try {
+    return parseRepositoryName(name);
+  } catch {
+    throw new ApiError("NAME_INVALID", `invalid repository name "${name}"`);
+  }
+}
+
+/**
+ * The OCI distribution API as a plain `(Request) => Promise<Response>`, to mount in Bun.serve or any
+ * fetch-style server. Every route asks the access policy; read-only and disabled deletes hold
+ * whatever the policy says.
+ */
+export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLogEntry) => void): (request: Request) => Promise<Response> {
+  return async (request) => {
+    const started = performance.now();
+    const url = new URL(request.url);
+    let user: string | undefined;
+    let response: Response;
+    let error: string | undefined;
+    try {
+      const principal = await options.policy.authenticate(request);
+      if (!principal) throw new ApiError("UNAUTHORIZED", "invalid credentials", 401, challenge());
+      user = principal.username;
+      const ctx: RequestContext = {
+        request,
+        url,
+        options,
+        principal,
+        async require(action, repo) {
+          if (writes.has(action) && options.readOnly) throw new ApiError("UNSUPPORTED", "the registry is read-only");
+          if (action === "delete" && !options.allowDelete) throw new ApiError("UNSUPPORTED", "deletes are disabled (serve --delete)");
+          if (await options.policy.authorize(principal, action, repo)) return;
+          if (principal.username === undefined && options.policy.challenges) throw new ApiError("UNAUTHORIZED", "authentication required", 401, challenge());
+          throw new ApiError("DENIED", `${action} on ${repo ?? "the registry"} is not allowed`);
+        },
+      };
+      response = await dispatch(ctx, request.method);
+    } catch (err) {
+      response = toErrorResponse(err);
+      if (response.status >= 500) error = err instanceof Error ? err.message : String(err);
+    }
+    onLog?.({ method: request.method, path: url.pathname, status: response.status, user, ms: performance.now() - started, ...(error ? { error } : {}) });
+    return response;
+  };
+}
+
+function challenge(): Record<string, string> {
+  return { "WWW-Authenticate": 'Basic realm="stevedore"' };
+}
+
+function toErrorResponse(err: unknown): Response {
+  if (err instanceof ApiError) return err.toResponse();
+  if (err instanceof IntegrityError) return errorResponse("DIGEST_INVALID", err.message);
+  if (err instanceof StevedoreError) return errorResponse("BLOB_UPLOAD_INVALID", err.message);
+  return errorResponse("UNSUPPORTED", "internal error", { status: 500 });
+}
+
+const methodNotAllowed = () => new ApiError("UNSUPPORTED", "method not allowed", 405);
+
+async function dispatch(ctx: RequestContext, method: string): Promise<Response> {
+  const route = matchRoute(ctx.url.pathname);
+  if (!route) return errorResponse("NAME_UNKNOWN", "no such endpoint", { status: 404 });
+  const read = method === "GET" || method === "HEAD";
+  switch (route.kind) {
+    case "base":
+      if (!read) throw methodNotAllowed();
+      await ctx.require("pull");
+      return new Response("{}", { headers: { ...apiVersionHeader, "Content-Type": "application/json" } });
+    case "catalog":
+      if (!read) throw methodNotAllowed();
+      return catalog(ctx);
+  }
+  const name = checkName(route.name);
+  switch (route.kind) {
+    case "tags":
+      if (!read) throw methodNotAllowed();
+      return listTags(ctx, name);
+    case "referrers":
+      if (!read) throw methodNotAllowed();
+      return referrers(ctx, name, route.digest);
+    case "manifest":
+      if (read) return getManifest(ctx, name, route.reference);
+      if (method === "PUT") return putManifest(ctx, name, route.reference);
+      if (method === "DELETE") return deleteManifest(ctx, name, route.reference);
+      throw methodNotAllowed();
+    case "blob":
+      if (read) return getBlob(ctx, name, route.digest);
+      if (method === "DELETE") return deleteBlob(ctx, name, route.digest);
+      throw methodNotAllowed();
+    case "uploads":
+      if (method === "POST") return startUpload(ctx, name);
+      throw methodNotAllowed();
+    case "upload":
+      if (method === "PATCH") return patchUpload(ctx, name, route.id);
+      if (method === "PUT") return putUpload(ctx, name, route.id);
+      if (method === "GET") return uploadStatus(ctx, name, route.id);
+      if (method === "DELETE") return cancelUpload(ctx, name, route.id);
+      throw methodNotAllowed();
+  }
+}

@@ -1,0 +1,43 @@
+import { createHash } from "node:crypto";
+import { UsageError } from "../core/errors.ts";
+
+/**
+ * Users from an htpasswd file with bcrypt entries (`htpasswd -B`), as distribution accepts.
+ * Verifying bcrypt costs tens of milliseconds, so a successful check is remembered for a while
+ * by a hash of the header (never the password itself).
+ */
+export class Htpasswd {
+  private readonly verified = new Map<string, { user: string; until: number }>();
+
+  private constructor(private readonly users: ReadonlyMap<string, string>) {}
+
+  static async load(path: string): Promise<Htpasswd> {
+    const file = Bun.file(path);
+    if (!(await file.exists())) throw new UsageError(`--htpasswd ${path}: no such file`);
+    const users = new Map<string, string>();
+    for (const [i, line] of (await file.text()).split("\n").entries()) {
+      if (line.trim() === "" || line.startsWith("#")) continue;
+      const colon = line.indexOf(":");
+      const hash = line.slice(colon + 1).trim();
+      if (colon <= 0 || !/^\$2[aby]\$/.test(hash)) throw new UsageError(`--htpasswd ${path}:${i + 1}: not a bcrypt entry (use htpasswd -B)`);
+      users.set(line.slice(0, colon), hash.replace(/^\$2y\$/, "$2b$"));
+    }
+    return new Htpasswd(users);
+  }
+
+  /** The user an `Authorization: Basic` header proves, or null. */
+  async check(header: string): Promise<string | null> {
+    const key = createHash("sha256").update(header).digest("hex");
+    const cached = this.verified.get(key);
+    if (cached && cached.until > Date.now()) return cached.user;
+    const decoded = Buffer.from(header.slice(6), "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon <= 0) return null;
+    const user = decoded.slice(0, colon);
+    const hash = this.users.get(user);
+    if (!hash || !(await Bun.password.verify(decoded.slice(colon + 1), hash, "bcrypt"))) return null;
+    if (this.verified.size > 10_000) this.verified.clear();
+    this.verified.set(key, { user, until: Date.now() + 5 * 60_000 });
+    return user;
+  }
+}

@@ -1,0 +1,94 @@
+import { digestOf, isDigest, parseDigest } from "../core/digest.ts";
+import { StevedoreError } from "../core/errors.ts";
+import { type RawManifest, childDescriptors, maxManifestBytes, parseManifest, toRawManifest } from "../core/manifest.ts";
+import { isManifestType } from "../core/media-type.ts";
+import { type RequestContext, apiVersionHeader } from "./context.ts";
+import { ApiError } from "./errors.ts";
+
+const tagPattern = /^[\w][\w.-]{0,127}$/;
+
+function manifestHeaders(m: RawManifest): Record<string, string> {
+  return { ...apiVersionHeader, "Content-Type": m.mediaType, "Docker-Content-Digest": m.digest, "Content-Length": String(m.bytes.byteLength), ETag: `"${m.digest}"` };
+}
+
+function checkReference(reference: string): void {
+  if (isDigest(reference) || tagPattern.test(reference)) return;
+  throw new ApiError(reference.includes(":") ? "DIGEST_INVALID" : "MANIFEST_INVALID", `invalid tag or digest "${reference}"`);
+}
+
+/** GET/HEAD by tag or digest: the bytes as they were pushed, with their media type. */
+export async function getManifest(ctx: RequestContext, name: string, reference: string): Promise<Response> {
+  await ctx.require("pull", name);
+  checkReference(reference);
+  const m = await ctx.options.store.repos.getManifest(name, reference);
+  if (!m) throw new ApiError("MANIFEST_UNKNOWN", `manifest ${reference} is unknown to ${name}`);
+  return new Response(ctx.request.method === "HEAD" ? null : m.bytes, { headers: manifestHeaders(m) });
+}
+
+/** Reads the body whole, refusing more than 4 MiB before and while reading. */
+async function readManifestBody(request: Request): Promise<Uint8Array> {
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  const tooLarge = () => new ApiError("SIZE_INVALID", `manifest over the ${maxManifestBytes}-byte limit`, 413);
+  if (declared > maxManifestBytes) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of (request.body ?? []) as AsyncIterable<Uint8Array>) {
+    total += chunk.byteLength;
+    if (total > maxManifestBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * PUT: validated before anything is stored — JSON, a media type that agrees with Content-Type,
+ * not both an index and an image, a digest reference that matches, and every blob and child
+ * manifest it references already in the repository. The subject need not exist (OCI 1.1).
+ */
+export async function putManifest(ctx: RequestContext, name: string, reference: string): Promise<Response> {
+  await ctx.require("push", name);
+  checkReference(reference);
+  const bytes = await readManifestBody(ctx.request);
+  const contentType = ctx.request.headers.get("content-type")?.split(";")[0]?.trim();
+  let raw: RawManifest;
+  let parsed;
+  try {
+    raw = toRawManifest(bytes, contentType && isManifestType(contentType) ? contentType : undefined, `manifest for ${name}:${reference}`);
+    parsed = parseManifest(raw);
+  } catch (err) {
+    if (err instanceof StevedoreError) throw new ApiError("MANIFEST_INVALID", err.message);
+    throw err;
+  }
+  if (contentType && isManifestType(contentType) && contentType !== raw.mediaType) {
+    throw new ApiError("MANIFEST_INVALID", `Content-Type ${contentType} does not match the manifest's ${raw.mediaType}`);
+  }
+  if (isDigest(reference) && digestOf(bytes, reference.startsWith("sha512:") ? "sha512" : "sha256") !== parseDigest(reference)) {
+    throw new ApiError("DIGEST_INVALID", `manifest does not match ${reference}`);
+  }
+  const { repos, blobs } = ctx.options.store;
+  for (const child of childDescriptors(parsed)) {
+    const present = parsed.kind === "index" ? (await repos.getManifest(name, child.digest)) !== null : (await repos.hasBlobLink(name, child.digest)) && (await blobs.stat(child.digest)) !== null;
+    if (!present) throw new ApiError("MANIFEST_BLOB_UNKNOWN", `${parsed.kind === "index" ? "manifest" : "blob"} ${child.digest} is unknown to ${name}`);
+  }
+  await repos.putManifest(name, raw, isDigest(reference) ? undefined : reference);
+  return new Response(null, {
+    status: 201,
+    headers: {
+      ...apiVersionHeader,
+      Location: `/v2/${name}/manifests/${raw.digest}`,
+      "Docker-Content-Digest": raw.digest,
+      "Content-Length": "0",
+      ...(parsed.subject ? { "OCI-Subject": parsed.subject.digest } : {}),
+    },
+  });
+}
+
+/** DELETE by digest (the manifest and its tags) or by tag (just the tag). */
+export async function deleteManifest(ctx: RequestContext, name: string, reference: string): Promise<Response> {
+  await ctx.require("delete", name);
+  checkReference(reference);
+  const { repos } = ctx.options.store;
+  const deleted = isDigest(reference) ? await repos.deleteManifest(name, parseDigest(reference)) : await repos.deleteTag(name, reference);
+  if (!deleted) throw new ApiError("MANIFEST_UNKNOWN", `manifest ${reference} is unknown to ${name}`);
+  return new Response(null, { status: 202, headers: { ...apiVersionHeader, "Content-Length": "0" } });
+}

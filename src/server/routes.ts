@@ -1,0 +1,29 @@
+/** The registry API's routes; `name` may hold slashes, so each pattern anchors on what follows it. */
+export type Route =
+  | { readonly kind: "base" }
+  | { readonly kind: "catalog" }
+  | { readonly kind: "tags"; readonly name: string }
+  | { readonly kind: "manifest"; readonly name: string; readonly reference: string }
+  | { readonly kind: "blob"; readonly name: string; readonly digest: string }
+  | { readonly kind: "uploads"; readonly name: string }
+  | { readonly kind: "upload"; readonly name: string; readonly id: string }
+  | { readonly kind: "referrers"; readonly name: string; readonly digest: string };
+
+const patterns: readonly [RegExp, (m: RegExpExecArray) => Route][] = [
+  [/^\/v2\/?$/, () => ({ kind: "base" })],
+  [/^\/v2\/_catalog$/, () => ({ kind: "catalog" })],
+  [/^\/v2\/(.+)\/blobs\/uploads\/?$/, (m) => ({ kind: "uploads", name: m[1]! })],
+  [/^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, (m) => ({ kind: "upload", name: m[1]!, id: m[2]! })],
+  [/^\/v2\/(.+)\/blobs\/([^/]+)$/, (m) => ({ kind: "blob", name: m[1]!, digest: m[2]! })],
+  [/^\/v2\/(.+)\/manifests\/([^/]+)$/, (m) => ({ kind: "manifest", name: m[1]!, reference: m[2]! })],
+  [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: "tags", name: m[1]! })],
+  [/^\/v2\/(.+)\/referrers\/([^/]+)$/, (m) => ({ kind: "referrers", name: m[1]!, digest: m[2]! })],
+];
+
+export function matchRoute(pathname: string): Route | undefined {
+  for (const [pattern, make] of patterns) {
+    const match = pattern.exec(pathname);
+    if (match) return make(match);
+  }
+  return undefined;
+}

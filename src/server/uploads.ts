@@ -1,0 +1,118 @@
+import { IntegrityError } from "../core/errors.ts";
+import { type UploadSession, UploadRangeError } from "../store/types.ts";
+import { parseDigestParam } from "./blobs.ts";
+import { type RequestContext, apiVersionHeader } from "./context.ts";
+import { ApiError } from "./errors.ts";
+
+const uploadPath = (name: string, id: string) => `/v2/${name}/blobs/uploads/${id}`;
+
+function sessionHeaders(name: string, session: UploadSession): Record<string, string> {
+  return {
+    ...apiVersionHeader,
+    Location: uploadPath(name, session.id),
+    "Docker-Upload-UUID": session.id,
+    // distribution-spec: the inclusive range received so far; "0-0" before the first byte, as distribution says
+    Range: `0-${Math.max(0, session.size - 1)}`,
+    "Content-Length": "0",
+  };
+}
+
+function blobCreated(name: string, digest: string): Response {
+  return new Response(null, { status: 201, headers: { ...apiVersionHeader, Location: `/v2/${name}/blobs/${digest}`, "Docker-Content-Digest": digest, "Content-Length": "0" } });
+}
+
+async function session(ctx: RequestContext, name: string, id: string): Promise<UploadSession> {
+  const found = /^[0-9a-f]{32}$/.test(id) ? await ctx.options.store.uploads.get(id) : null;
+  if (!found || found.repo !== name) throw new ApiError("BLOB_UPLOAD_UNKNOWN", `upload ${id} is unknown to ${name}`);
+  return found;
+}
+
+/** The chunk's body, or undefined for an empty one (a PUT that only closes the upload). */
+function bodyOf(request: Request): ReadableStream<Uint8Array> | undefined {
+  return request.body && request.headers.get("content-length") !== "0" ? (request.body as ReadableStream<Uint8Array>) : undefined;
+}
+
+/** Appends a body at the session's end; a Content-Range that does not start there is a 416. */
+async function appendChunk(ctx: RequestContext, upload: UploadSession, body: ReadableStream<Uint8Array>): Promise<number> {
+  const range = ctx.request.headers.get("content-range");
+  const start = range ? Number(/^(?:bytes )?(\d+)-(\d+)$/.exec(range)?.[1] ?? Number.NaN) : upload.size;
+  if (Number.isNaN(start)) throw new ApiError("BLOB_UPLOAD_INVALID", `invalid Content-Range "${range}"`);
+  try {
+    return await ctx.options.store.uploads.append(upload.id, start, body);
+  } catch (err) {
+    if (err instanceof UploadRangeError) {
+      throw new ApiError("BLOB_UPLOAD_INVALID", err.message, 416, { Range: `0-${Math.max(0, err.size - 1)}`, "Docker-Upload-UUID": upload.id, Location: uploadPath(upload.repo, upload.id) });
+    }
+    throw err;
+  }
+}
+
+/** Verifies and publishes the upload; a digest mismatch leaves nothing visible. */
+async function finishUpload(ctx: RequestContext, name: string, id: string, digestText: string | null): Promise<Response> {
+  const digest = parseDigestParam(digestText);
+  try {
+    await ctx.options.store.uploads.finish(id, digest);
+  } catch (err) {
+    if (err instanceof IntegrityError) throw new ApiError("DIGEST_INVALID", `upload does not match ${digest}`);
+    throw err;
+  }
+  await ctx.options.store.repos.linkBlob(name, digest);
+  return blobCreated(name, digest);
+}
+
+/** POST: a cross-repository mount, a monolithic upload (`?digest=`), or a new session. */
+export async function startUpload(ctx: RequestContext, name: string): Promise<Response> {
+  await ctx.require("push", name);
+  const { store } = ctx.options;
+  const mount = ctx.url.searchParams.get("mount");
+  const from = ctx.url.searchParams.get("from");
+  if (mount && from) {
+    const digest = parseDigestParam(mount);
+    // a mount needs read access to the source: otherwise it would leak blobs across repositories
+    await ctx.require("pull", from);
+    if ((await store.repos.hasBlobLink(from, digest)) && (await store.blobs.stat(digest)) !== null) {
+      await store.repos.linkBlob(name, digest);
+      return blobCreated(name, digest);
+    }
+  }
+  const monolithic = ctx.url.searchParams.get("digest");
+  const upload = await store.uploads.start(name);
+  if (monolithic) {
+    const body = bodyOf(ctx.request);
+    if (body) await appendChunk(ctx, upload, body);
+    return finishUpload(ctx, name, upload.id, monolithic);
+  }
+  return new Response(null, { status: 202, headers: { ...sessionHeaders(name, upload), "OCI-Chunk-Min-Length": "1" } });
+}
+
+/** PATCH: one streamed chunk. */
+export async function patchUpload(ctx: RequestContext, name: string, id: string): Promise<Response> {
+  await ctx.require("push", name);
+  const upload = await session(ctx, name, id);
+  const body = bodyOf(ctx.request);
+  const size = body ? await appendChunk(ctx, upload, body) : upload.size;
+  return new Response(null, { status: 202, headers: sessionHeaders(name, { ...upload, size }) });
+}
+
+/** PUT `?digest=`: an optional last chunk, then verify and publish. */
+export async function putUpload(ctx: RequestContext, name: string, id: string): Promise<Response> {
+  await ctx.require("push", name);
+  const upload = await session(ctx, name, id);
+  const body = bodyOf(ctx.request);
+  if (body) await appendChunk(ctx, upload, body);
+  return finishUpload(ctx, name, id, ctx.url.searchParams.get("digest"));
+}
+
+/** GET: how much the session holds. */
+export async function uploadStatus(ctx: RequestContext, name: string, id: string): Promise<Response> {
+  await ctx.require("push", name);
+  return new Response(null, { status: 204, headers: sessionHeaders(name, await session(ctx, name, id)) });
+}
+
+/** DELETE: cancel the session. */
+export async function cancelUpload(ctx: RequestContext, name: string, id: string): Promise<Response> {
+  await ctx.require("push", name);
+  await session(ctx, name, id);
+  await ctx.options.store.uploads.cancel(id);
+  return new Response(null, { status: 204, headers: { ...apiVersionHeader } });
+}

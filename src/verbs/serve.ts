@@ -1,0 +1,69 @@
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { UsageError } from "../core/errors.ts";
+import { type Authorize, htpasswdPolicy, openPolicy } from "../server/access.ts";
+import { type AccessLogEntry, createHandler } from "../server/handler.ts";
+import { Htpasswd } from "../server/htpasswd.ts";
+import { fsStore } from "../store/fs.ts";
+import { memoryStore } from "../store/memory.ts";
+import type { Store } from "../store/types.ts";
+
+export interface ServeOptions {
+  /** `host:port` (default 127.0.0.1:5000; port 0 picks a free one). */
+  readonly addr?: string;
+  /** Filesystem store root; ignored with `memory`. */
+  readonly root?: string;
+  readonly memory?: boolean;
+  readonly htpasswd?: string;
+  readonly anonymousRead?: boolean;
+  readonly readOnly?: boolean;
+  readonly allowDelete?: boolean;
+  readonly tls?: { readonly cert: string; readonly key: string };
+  /** A custom policy, in place of the htpasswd one. */
+  readonly authorize?: Authorize;
+  readonly onLog?: (entry: AccessLogEntry) => void;
+}
+
+export interface RunningServer {
+  readonly url: URL;
+  readonly root?: string;
+  readonly store: Store;
+  /** Stops accepting, lets in-flight requests finish. */
+  stop(): Promise<void>;
+}
+
+/** Where `serve` keeps images without --root: `$XDG_DATA_HOME/stevedore/registry`. */
+export function defaultRoot(): string {
+  return join(process.env.XDG_DATA_HOME ?? join(process.env.HOME ?? homedir(), ".local/share"), "stevedore/registry");
+}
+
+function parseAddr(addr: string): { hostname: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]*):(\d+)$/.exec(addr);
+  if (!match || Number(match[2]) > 65535) throw new UsageError(`--addr "${addr}": expected host:port`);
+  return { hostname: match[1]!.replace(/^\[|\]$/g, "") || "0.0.0.0", port: Number(match[2]) };
+}
+
+/** Starts the registry server on Bun.serve. */
+export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
+  const root = options.memory ? undefined : (options.root ?? defaultRoot());
+  const store = root ? await fsStore(root) : memoryStore();
+  const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), options) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
+  const handler = createHandler({ store, policy, readOnly: options.readOnly, allowDelete: options.allowDelete }, options.onLog);
+  const { hostname, port } = parseAddr(options.addr ?? "127.0.0.1:5000");
+  const server = Bun.serve({
+    hostname,
+    port,
+    fetch: handler,
+    // uploads stream to disk; no request body is held in memory, so the size cap only guards chunks
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+    idleTimeout: 120,
+    ...(options.tls ? { tls: { cert: Bun.file(options.tls.cert), key: Bun.file(options.tls.key) } } : {}),
+  });
+  const scheme = options.tls ? "https" : "http";
+  return {
+    url: new URL(`${scheme}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`),
+    root,
+    store,
+    stop: () => server.stop(false),
+  };
+}

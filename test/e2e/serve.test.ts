@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { parseImageRef } from "../../src/transport/index.ts";
+import { copy } from "../../src/verbs/copy.ts";
+import { requirePeer, run, stevedore } from "../helpers/cli.ts";
+import { randomImage, writeImage } from "../helpers/random-image.ts";
+import { readBack } from "../helpers/read-image.ts";
+import { type RunningServe, startServe } from "../helpers/serve.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+const skopeo = requirePeer("skopeo");
+const htpasswd = requirePeer("htpasswd");
+const platforms = [
+  { os: "linux", architecture: "amd64" },
+  { os: "linux", architecture: "arm64" },
+];
+
+for (const auth of [false, true]) {
+  describe(`stevedore serve${auth ? " with htpasswd" : ""} against skopeo and stevedore`, () => {
+    const dir = tmpDir();
+    let server: RunningServe;
+    const creds = auth ? ["--creds", "alice:wonderland"] : [];
+    const sk = (args: string[]) => run([skopeo, "--insecure-policy", ...args]);
+    beforeAll(async () => {
+      const extra: string[] = [];
+      if (auth) {
+        const file = join(dir, "htpasswd");
+        await Bun.write(file, Bun.spawnSync([htpasswd, "-Bbn", "alice", "wonderland"]).stdout);
+        extra.push("--htpasswd", file);
+      }
+      server = await startServe(["--root", join(dir, "root"), "--delete", ...extra]);
+    });
+    afterAll(() => server?.stop());
+
+    test("skopeo pushes a single image and an index; inspect, list-tags, pull back, delete", async () => {
+      const single = randomImage({ layers: 2, seed: 501 });
+      const multi = randomImage({ layers: 1, seed: 502, platforms });
+      await writeImage(parseImageRef(`oci:${join(dir, "src")}:single`), single);
+      await writeImage(parseImageRef(`oci:${join(dir, "src")}:multi`), multi);
+      const dest = (tag: string) => `docker://${server.host}/team/app:${tag}`;
+      const tls = ["--dest-tls-verify=false", ...(auth ? ["--dest-creds", "alice:wonderland"] : [])];
+      expect((await sk(["copy", "-q", ...tls, `oci:${join(dir, "src")}:single`, dest("single")])).stderr).toBe("");
+      expect((await sk(["copy", "-q", "--all", ...tls, `oci:${join(dir, "src")}:multi`, dest("multi")])).stderr).toBe("");
+      const srcFlags = ["--tls-verify=false", ...creds];
+      const inspected = JSON.parse((await sk(["inspect", ...srcFlags, dest("single")])).stdout);
+      expect(inspected.Digest).toBe(single.top.digest);
+      const raw = (await sk(["inspect", "--raw", ...srcFlags, dest("multi")])).stdout;
+      expect(raw).toBe(new TextDecoder().decode(multi.top.bytes));
+      expect(JSON.parse((await sk(["list-tags", ...srcFlags, `docker://${server.host}/team/app`])).stdout).Tags.sort()).toEqual(["multi", "single"]);
+      const pulled = `oci:${join(dir, "pulled")}:multi`;
+      expect((await sk(["copy", "-q", "--all", "--src-tls-verify=false", ...(auth ? ["--src-creds", "alice:wonderland"] : []), dest("multi"), pulled])).stderr).toBe("");
+      expect((await readBack(pulled)).children).toEqual(multi.images.map((m) => m.digest));
+      expect((await sk(["delete", ...srcFlags, dest("single")])).exitCode).toBe(0);
+      expect((await sk(["inspect", ...srcFlags, dest("single")])).exitCode).not.toBe(0);
+    });
+
+    test("stevedore pushes and pulls through it with every digest verified, referrers through the API", async () => {
+      const image = randomImage({ layers: 2, seed: 503, platforms });
+      const origin = `oci:${join(dir, "ours")}:x`;
+      await writeImage(parseImageRef(origin), image);
+      const remote = `docker://${server.host}/ours/app:v1`;
+      expect((await stevedore(["copy", "-q", "--all", ...creds, origin, remote])).exitCode).toBe(0);
+      expect((await stevedore(["copy", "-q", "--all", ...creds, remote, `oci:${join(dir, "ours-back")}:x`])).exitCode).toBe(0);
+      expect(await readBack(`oci:${join(dir, "ours-back")}:x`)).toEqual(await readBack(origin));
+      expect((await stevedore(["tags", ...creds, `docker://${server.host}/ours/app`])).stdout).toBe("v1\n");
+    });
+
+    if (auth) {
+      test("a bad password is refused with exit 4; anonymous pushes are challenged", async () => {
+        expect((await stevedore(["inspect", "--creds", "alice:nope", `docker://${server.host}/ours/app:v1`])).exitCode).toBe(4);
+        const push = await sk(["copy", "-q", "--dest-tls-verify=false", `oci:${join(dir, "ours")}:x`, `docker://${server.host}/anon/app:v1`]);
+        expect(push.exitCode).not.toBe(0);
+      });
+    }
+  });
+}
+
+describe("stevedore serve durability and concurrency", () => {
+  const dir = tmpDir();
+
+  test("an upload in progress survives a restart and can be completed", async () => {
+    const root = join(dir, "restart");
+    const first = await startServe(["--root", root]);
+    const bytes = new TextEncoder().encode("part one|part two");
+    const start = await fetch(`http://${first.host}/v2/r/app/blobs/uploads/`, { method: "POST" });
+    const location = start.headers.get("location")!;
+    expect((await fetch(`http://${first.host}${location}`, { method: "PATCH", body: bytes.subarray(0, 9), headers: { "Content-Range": "0-8" } })).status).toBe(202);
+    expect(await first.stop()).toBe(0);
+    const second = await startServe(["--root", root]);
+    try {
+      const status = await fetch(`http://${second.host}${location}`);
+      expect(status.headers.get("range")).toBe("0-8");
+      await fetch(`http://${second.host}${location}`, { method: "PATCH", body: bytes.subarray(9), headers: { "Content-Range": `9-${bytes.length - 1}` } });
+      const digest = `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
+      const done = await fetch(`http://${second.host}${location}?digest=${digest}`, { method: "PUT" });
+      expect(done.status).toBe(201);
+      expect(await (await fetch(`http://${second.host}/v2/r/app/blobs/${digest}`)).text()).toBe("part one|part two");
+    } finally {
+      await second.stop();
+    }
+  });
+
+  test("32 parallel pushes of images sharing layers all land and verify; no temporary files remain", async () => {
+    const root = join(dir, "parallel");
+    const server = await startServe(["--root", root]);
+    try {
+      const shared = randomImage({ layers: 2, seed: 600 });
+      const images = Array.from({ length: 32 }, (_, i) => {
+        const own = randomImage({ layers: 1, seed: 700 + i });
+        // each image: the two shared layers plus one of its own, so pushes race on the shared blobs
+        return { shared, own, i };
+      });
+      await Promise.all(
+        images.map(async ({ shared: s, own, i }) => {
+          await writeImage(parseImageRef(`memory:parallel-${i}:a`), s);
+          await writeImage(parseImageRef(`memory:parallel-${i}:b`), own);
+          await copy(parseImageRef(`memory:parallel-${i}:a`), parseImageRef(`docker://${server.host}/p/img${i}:shared`), { fsync: false });
+          await copy(parseImageRef(`memory:parallel-${i}:b`), parseImageRef(`docker://${server.host}/p/img${i}:own`), { fsync: false });
+        }),
+      );
+      for (const { i, own } of images) {
+        expect((await readBack(`docker://${server.host}/p/img${i}:shared`)).digest).toBe(shared.top.digest);
+        expect((await readBack(`docker://${server.host}/p/img${i}:own`)).digest).toBe(own.top.digest);
+      }
+      const leftovers = readdirSync(root, { recursive: true }).map(String).filter((f) => f.includes(".tmp-"));
+      expect(leftovers).toEqual([]);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,271 @@
+import { beforeEach, describe, expect, test } from "bun:test";
+import { digestOf } from "../../src/core/digest.ts";
+import { encodeManifest } from "../../src/core/manifest.ts";
+import { MediaTypes } from "../../src/core/media-type.ts";
+import { type Authorize, htpasswdPolicy, openPolicy } from "../../src/server/access.ts";
+import { type HandlerOptions, createHandler } from "../../src/server/handler.ts";
+import { Htpasswd } from "../../src/server/htpasswd.ts";
+import { join } from "node:path";
+import { fsStore } from "../../src/store/fs.ts";
+import { memoryStore } from "../../src/store/memory.ts";
+import type { Store } from "../../src/store/types.ts";
+import { artifactFor } from "../helpers/artifact.ts";
+import { randomImage } from "../helpers/random-image.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+const base = "http://registry.test";
+type Handler = (r: Request) => Promise<Response>;
+
+function req(method: string, path: string, init: { body?: Uint8Array | string; headers?: Record<string, string> } = {}): Request {
+  return new Request(`${base}${path}`, { method, body: init.body, headers: init.headers });
+}
+
+async function errorCode(response: Response): Promise<string | undefined> {
+  return ((await response.json()) as { errors?: { code: string }[] }).errors?.[0]?.code;
+}
+
+/** Pushes a fixture through the handler: monolithic blob uploads, then manifests. */
+async function push(handler: Handler, name: string, tag: string, image = randomImage({ seed: 1 })) {
+  for (const { desc, bytes } of image.blobs.values()) {
+    const r = await handler(req("POST", `/v2/${name}/blobs/uploads/?digest=${desc.digest}`, { body: bytes }));
+    expect(r.status).toBe(201);
+  }
+  for (const m of image.images.length > 1 ? image.images : []) expect((await handler(req("PUT", `/v2/${name}/manifests/${m.digest}`, { body: m.bytes, headers: { "Content-Type": m.mediaType } }))).status).toBe(201);
+  const r = await handler(req("PUT", `/v2/${name}/manifests/${tag}`, { body: image.top.bytes, headers: { "Content-Type": image.top.mediaType } }));
+  expect(r.status).toBe(201);
+  return image;
+}
+
+const scratch = tmpDir();
+const stores: [string, () => Promise<Store>][] = [
+  ["memory", async () => memoryStore()],
+  ["fs", async () => fsStore(join(scratch, crypto.randomUUID()), { fsync: false })],
+];
+
+for (const [storeName, makeStore] of stores) describe(`registry handler (${storeName} store)`, () => {
+  let options: HandlerOptions;
+  let handler: Handler;
+  beforeEach(async () => {
+    options = { store: await makeStore(), policy: openPolicy, allowDelete: true };
+    handler = createHandler(options);
+  });
+
+  test("GET /v2/ answers with the API version header", async () => {
+    const r = await handler(req("GET", "/v2/"));
+    expect(r.status).toBe(200);
+    expect(r.headers.get("docker-distribution-api-version")).toBe("registry/2.0");
+  });
+
+  test("monolithic push, then manifests and blobs by tag and digest, HEAD and Range", async () => {
+    const image = await push(handler, "team/app", "v1");
+    const byTag = await handler(req("GET", "/v2/team/app/manifests/v1"));
+    expect(byTag.headers.get("docker-content-digest")).toBe(image.top.digest);
+    expect(byTag.headers.get("content-type")).toBe(image.top.mediaType);
+    expect(new Uint8Array(await byTag.arrayBuffer())).toEqual(new Uint8Array(image.top.bytes));
+    const head = await handler(req("HEAD", `/v2/team/app/manifests/${image.top.digest}`));
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(image.top.bytes.byteLength));
+    const [blob] = image.blobs.values();
+    const ranged = await handler(req("GET", `/v2/team/app/blobs/${blob!.desc.digest}`, { headers: { Range: "bytes=10-19" } }));
+    expect(ranged.status).toBe(206);
+    expect(ranged.headers.get("content-range")).toBe(`bytes 10-19/${blob!.desc.size}`);
+    expect(new Uint8Array(await ranged.arrayBuffer())).toEqual(new Uint8Array(blob!.bytes.subarray(10, 20)));
+    expect((await handler(req("GET", `/v2/team/app/blobs/${blob!.desc.digest}`, { headers: { Range: `bytes=${blob!.desc.size}-` } }))).status).toBe(416);
+    expect((await handler(req("HEAD", `/v2/other/repo/blobs/${blob!.desc.digest}`))).status).toBe(404);
+  });
+
+  test("chunked upload: PATCH in order, 416 on a gap, status, a wrong digest leaves nothing visible", async () => {
+    const bytes = new TextEncoder().encode("0123456789abcdefghij");
+    const digest = digestOf(bytes);
+    const start = await handler(req("POST", "/v2/team/app/blobs/uploads/"));
+    expect(start.status).toBe(202);
+    const location = start.headers.get("location")!;
+    expect(start.headers.get("docker-upload-uuid")).toBeTruthy();
+    expect(start.headers.get("oci-chunk-min-length")).toBeTruthy();
+    const first = await handler(req("PATCH", location, { body: bytes.subarray(0, 10), headers: { "Content-Range": "0-9" } }));
+    expect(first.status).toBe(202);
+    expect(first.headers.get("range")).toBe("0-9");
+    const gap = await handler(req("PATCH", location, { body: bytes.subarray(15), headers: { "Content-Range": "15-19" } }));
+    expect(gap.status).toBe(416);
+    expect(await errorCode(gap)).toBe("BLOB_UPLOAD_INVALID");
+    const status = await handler(req("GET", location));
+    expect(status.status).toBe(204);
+    expect(status.headers.get("range")).toBe("0-9");
+    expect((await handler(req("PATCH", location, { body: bytes.subarray(10), headers: { "Content-Range": "10-19" } }))).status).toBe(202);
+    const wrong = await handler(req("PUT", `${location}?digest=${digestOf("other")}`));
+    expect(wrong.status).toBe(400);
+    expect(await errorCode(wrong)).toBe("DIGEST_INVALID");
+    expect((await handler(req("HEAD", `/v2/team/app/blobs/${digestOf("other")}`))).status).toBe(404);
+    const again = await handler(req("POST", "/v2/team/app/blobs/uploads/"));
+    const loc2 = again.headers.get("location")!;
+    await handler(req("PATCH", loc2, { body: bytes.subarray(0, 10) }));
+    const done = await handler(req("PUT", `${loc2}?digest=${digest}`, { body: bytes.subarray(10), headers: { "Content-Range": "10-19" } }));
+    expect(done.status).toBe(201);
+    expect(done.headers.get("docker-content-digest")).toBe(digest);
+    expect((await handler(req("HEAD", `/v2/team/app/blobs/${digest}`))).headers.get("content-length")).toBe("20");
+  });
+
+  test("a cancelled or foreign upload is unknown", async () => {
+    const location = (await handler(req("POST", "/v2/team/app/blobs/uploads/"))).headers.get("location")!;
+    expect((await handler(req("DELETE", location))).status).toBe(204);
+    const gone = await handler(req("PATCH", location, { body: "x" }));
+    expect(gone.status).toBe(404);
+    expect(await errorCode(gone)).toBe("BLOB_UPLOAD_UNKNOWN");
+    const other = (await handler(req("POST", "/v2/team/app/blobs/uploads/"))).headers.get("location")!;
+    expect(await errorCode(await handler(req("GET", other.replace("team/app", "team/other"))))).toBe("BLOB_UPLOAD_UNKNOWN");
+  });
+
+  test("cross-repository mount: 201 when the source holds the blob, a session otherwise", async () => {
+    const image = await push(handler, "team/app", "v1");
+    const [blob] = image.blobs.values();
+    const mounted = await handler(req("POST", `/v2/team/copy/blobs/uploads/?mount=${blob!.desc.digest}&from=team/app`));
+    expect(mounted.status).toBe(201);
+    expect((await handler(req("HEAD", `/v2/team/copy/blobs/${blob!.desc.digest}`))).status).toBe(200);
+    expect((await handler(req("POST", `/v2/team/copy/blobs/uploads/?mount=${digestOf("nothing")}&from=team/app`))).status).toBe(202);
+  });
+
+  test.each([
+    ["not JSON", "nope{", MediaTypes.ociManifest, 400, "MANIFEST_INVALID"],
+    ["ambiguous", JSON.stringify({ schemaVersion: 2, manifests: [], layers: [] }), MediaTypes.ociIndex, 400, "MANIFEST_INVALID"],
+    ["Content-Type mismatch", JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [] }), MediaTypes.ociManifest, 400, "MANIFEST_INVALID"],
+  ])("PUT manifest refuses %s", async (_, body, type, status, code) => {
+    const r = await handler(req("PUT", "/v2/team/app/manifests/v1", { body, headers: { "Content-Type": type } }));
+    expect(r.status).toBe(status);
+    expect(await errorCode(r)).toBe(code);
+    expect((await handler(req("GET", "/v2/team/app/manifests/v1"))).status).toBe(404);
+  });
+
+  test("PUT manifest refuses a missing blob, a wrong digest reference, and over 4 MiB", async () => {
+    const image = randomImage({ seed: 2 });
+    const missing = await handler(req("PUT", "/v2/team/app/manifests/v1", { body: image.top.bytes, headers: { "Content-Type": image.top.mediaType } }));
+    expect(missing.status).toBe(400);
+    expect(await errorCode(missing)).toBe("MANIFEST_BLOB_UNKNOWN");
+    await push(handler, "team/app", "v0", image);
+    const wrong = await handler(req("PUT", `/v2/team/app/manifests/${digestOf("x")}`, { body: image.top.bytes, headers: { "Content-Type": image.top.mediaType } }));
+    expect(await errorCode(wrong)).toBe("DIGEST_INVALID");
+    const huge = await handler(req("PUT", "/v2/team/app/manifests/big", { body: new Uint8Array(4 * 1024 * 1024 + 1), headers: { "Content-Type": MediaTypes.ociManifest } }));
+    expect(huge.status).toBe(413);
+    expect((await handler(req("GET", "/v2/team/app/manifests/big"))).status).toBe(404);
+  });
+
+  test("an index needs its children first", async () => {
+    const image = randomImage({ seed: 3, platforms: [{ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "arm64" }] });
+    for (const { desc, bytes } of image.blobs.values()) await handler(req("POST", `/v2/x/y/blobs/uploads/?digest=${desc.digest}`, { body: bytes }));
+    const early = await handler(req("PUT", "/v2/x/y/manifests/multi", { body: image.top.bytes, headers: { "Content-Type": image.top.mediaType } }));
+    expect(await errorCode(early)).toBe("MANIFEST_BLOB_UNKNOWN");
+    await push(handler, "x/y", "multi", image);
+    expect((await handler(req("GET", "/v2/x/y/manifests/multi"))).headers.get("content-type")).toBe(MediaTypes.ociIndex);
+  });
+
+  test("tags list and catalog paginate with n, last and Link; n is clamped", async () => {
+    const image = randomImage({ seed: 4 });
+    for (const tag of ["a", "b", "c", "d", "e"]) await push(handler, "team/app", tag, image);
+    await push(handler, "team/zz", "v1", image);
+    const page = await handler(req("GET", "/v2/team/app/tags/list?n=2"));
+    expect(await page.json()).toEqual({ name: "team/app", tags: ["a", "b"] });
+    expect(page.headers.get("link")).toBe('</v2/team/app/tags/list?n=2&last=b>; rel="next"');
+    expect(((await (await handler(req("GET", "/v2/team/app/tags/list?n=2&last=d"))).json()) as { tags: string[] }).tags).toEqual(["e"]);
+    expect(((await (await handler(req("GET", "/v2/team/app/tags/list?n=99999999"))).json()) as { tags: string[] }).tags).toHaveLength(5);
+    expect(await (await handler(req("GET", "/v2/_catalog?n=1"))).json()).toEqual({ repositories: ["team/app"] });
+    expect(await errorCode(await handler(req("GET", "/v2/no/such/tags/list")))).toBe("NAME_UNKNOWN");
+  });
+
+  test("referrers: OCI-Subject on push, the index of referrers, artifactType filtering", async () => {
+    const image = await push(handler, "team/app", "v1");
+    const sbom = artifactFor(image.top, "application/spdx+json", "{}");
+    const sig = artifactFor(image.top, "application/vnd.dev.cosign.artifact.sig.v1+json", "sig");
+    for (const a of [sbom, sig]) {
+      for (const { desc, bytes } of a.blobs.values()) await handler(req("POST", `/v2/team/app/blobs/uploads/?digest=${desc.digest}`, { body: bytes }));
+      const r = await handler(req("PUT", `/v2/team/app/manifests/${a.top.digest}`, { body: a.top.bytes, headers: { "Content-Type": a.top.mediaType } }));
+      expect(r.headers.get("oci-subject")).toBe(image.top.digest);
+    }
+    const all = (await (await handler(req("GET", `/v2/team/app/referrers/${image.top.digest}`))).json()) as { manifests: { artifactType: string }[] };
+    expect(all.manifests.map((m) => m.artifactType).sort()).toEqual(["application/spdx+json", "application/vnd.dev.cosign.artifact.sig.v1+json"]);
+    const filtered = await handler(req("GET", `/v2/team/app/referrers/${image.top.digest}?artifactType=${encodeURIComponent("application/spdx+json")}`));
+    expect(filtered.headers.get("oci-filters-applied")).toBe("artifactType");
+    expect(((await filtered.json()) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest)).toEqual([sbom.top.digest]);
+    expect(((await (await handler(req("GET", `/v2/team/app/referrers/${digestOf("none")}`))).json()) as { manifests: unknown[] }).manifests).toEqual([]);
+  });
+
+  test("delete: a tag, a manifest with its tags; disabled deletes are 405 UNSUPPORTED", async () => {
+    const image = await push(handler, "team/app", "v1");
+    await push(handler, "team/app", "v2", image);
+    expect((await handler(req("DELETE", "/v2/team/app/manifests/v2"))).status).toBe(202);
+    expect((await handler(req("GET", "/v2/team/app/manifests/v2"))).status).toBe(404);
+    expect((await handler(req("DELETE", `/v2/team/app/manifests/${image.top.digest}`))).status).toBe(202);
+    expect((await handler(req("GET", "/v2/team/app/manifests/v1"))).status).toBe(404);
+    const noDelete = createHandler({ ...options, allowDelete: false });
+    await push(noDelete, "team/app", "v3", image);
+    const refused = await noDelete(req("DELETE", "/v2/team/app/manifests/v3"));
+    expect(refused.status).toBe(405);
+    expect(await errorCode(refused)).toBe("UNSUPPORTED");
+    expect((await noDelete(req("GET", "/v2/team/app/manifests/v3"))).status).toBe(200);
+  });
+
+  test("invalid names and digests are refused with their codes", async () => {
+    expect(await errorCode(await handler(req("GET", "/v2/Team/App/manifests/v1")))).toBe("NAME_INVALID");
+    expect(await errorCode(await handler(req("GET", "/v2/team/app/blobs/sha256:abc")))).toBe("DIGEST_INVALID");
+    expect((await handler(req("GET", "/v2/team/app/blobs/sha256:../../etc"))).status).toBe(400);
+  });
+
+  test("a read-only registry refuses pushes (405 UNSUPPORTED) and nothing becomes visible", async () => {
+    const readOnly = createHandler({ ...options, readOnly: true });
+    const image = randomImage({ seed: 5 });
+    const [blob] = image.blobs.values();
+    const r = await readOnly(req("POST", `/v2/team/app/blobs/uploads/?digest=${blob!.desc.digest}`, { body: blob!.bytes }));
+    expect(r.status).toBe(405);
+    expect(await errorCode(r)).toBe("UNSUPPORTED");
+    expect((await readOnly(req("HEAD", `/v2/team/app/blobs/${blob!.desc.digest}`))).status).toBe(404);
+  });
+});
+
+describe("access", () => {
+  const dir = tmpDir();
+  const file = `${dir}/htpasswd`;
+  let users: Htpasswd;
+  beforeEach(async () => {
+    await Bun.write(file, `alice:${await Bun.password.hash("wonderland", { algorithm: "bcrypt", cost: 4 })}\n`);
+    users = await Htpasswd.load(file);
+  });
+  const basic = (u: string, p: string) => ({ Authorization: `Basic ${Buffer.from(`${u}:${p}`).toString("base64")}` });
+
+  test("htpasswd: anonymous is challenged, a bad password refused, a good one let in", async () => {
+    const handler = createHandler({ store: memoryStore(), policy: htpasswdPolicy(users) });
+    const anonymous = await handler(req("GET", "/v2/"));
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get("www-authenticate")).toContain("Basic");
+    const bad = await handler(req("GET", "/v2/", { headers: basic("alice", "nope") }));
+    expect(bad.status).toBe(401);
+    expect(await errorCode(bad)).toBe("UNAUTHORIZED");
+    expect((await handler(req("GET", "/v2/", { headers: basic("alice", "wonderland") }))).status).toBe(200);
+  });
+
+  test("anonymous read: pull without credentials, push still needs them", async () => {
+    const store = memoryStore();
+    const handler = createHandler({ store, policy: htpasswdPolicy(users, { anonymousRead: true }) });
+    const authed = createHandler({ store, policy: htpasswdPolicy(users) });
+    const image = randomImage({ seed: 6 });
+    const withCreds: Handler = (r) => authed(new Request(r, { headers: { ...Object.fromEntries(r.headers), ...basic("alice", "wonderland") } }));
+    await push(withCreds, "team/app", "v1", image);
+    expect((await handler(req("GET", "/v2/team/app/manifests/v1"))).status).toBe(200);
+    expect((await handler(req("POST", "/v2/team/app/blobs/uploads/"))).status).toBe(401);
+  });
+
+  test("a custom authorize hook is asked on every route, mounts included", async () => {
+    const asked: string[] = [];
+    const authorize: Authorize = (_p, action, repo) => {
+      asked.push(`${action}:${repo ?? ""}`);
+      return repo !== "secret/repo" || action !== "pull";
+    };
+    const store = memoryStore();
+    const open = createHandler({ store, policy: openPolicy });
+    const image = await push(open, "secret/repo", "v1");
+    const handler = createHandler({ store, policy: { ...openPolicy, authorize } });
+    const [blob] = image.blobs.values();
+    const mount = await handler(req("POST", `/v2/team/app/blobs/uploads/?mount=${blob!.desc.digest}&from=secret/repo`));
+    expect(mount.status).toBe(403);
+    expect(await errorCode(mount)).toBe("DENIED");
+    expect(asked).toEqual(["push:team/app", "pull:secret/repo"]);
+    expect((await handler(req("HEAD", `/v2/team/app/blobs/${blob!.desc.digest}`))).status).toBe(404);
+  });
+});
