@@ -2,6 +2,7 @@ import type { Descriptor } from "../core/descriptor.ts";
 import { shortDigest } from "../core/digest.ts";
 import { NotFoundError, StevedoreError } from "../core/errors.ts";
 import { type ByteReader, byteReader } from "../stream/byte-reader.ts";
+import { readFileStream } from "../stream/file.ts";
 import { noteAllocated } from "../stream/gc-pacer.ts";
 import { BlobVerifier, verifyStream } from "../stream/verify.ts";
 import type { RegistryClient } from "./client.ts";
@@ -164,4 +165,35 @@ async function finish(client: RegistryClient, location: URL, desc: Descriptor, w
     scopes: [client.pushScope],
   });
   await response.body?.cancel();
+}
+
+/**
+ * Uploads a blob from a local file: one PATCH whose body is the file itself (known length, sent
+ * by Bun without a stream in between: a third of the CPU of a streamed body on both sides), while
+ * the same file is hashed here in parallel. The closing PUT goes only when our digest matched.
+ */
+export async function uploadBlobFile(client: RegistryClient, desc: Descriptor, path: string): Promise<void> {
+  const what = `upload ${shortDigest(desc.digest)} to ${client.registry}/${client.repository}`;
+  const scopes = [client.pushScope];
+  const start = await client.expect("POST", `/v2/${client.repository}/blobs/uploads/`, [202], what, { scopes });
+  await start.body?.cancel();
+  let location = await locationOf(client, start, what);
+  try {
+    const verified = verifyFile(path, desc, `reading for ${what}`);
+    const patched = await client.request("PATCH", location, { headers: { "Content-Type": "application/octet-stream" }, body: Bun.file(path), scopes });
+    await verified;
+    if (patched.status !== 202) throw await registryErrorFrom(patched, what);
+    await patched.body?.cancel();
+    location = await locationOf(client, patched, what);
+    await finish(client, location, desc, what);
+  } catch (err) {
+    await client.request("DELETE", location, { scopes }).then((r) => r.body?.cancel()).catch(() => {});
+    throw err;
+  }
+}
+
+async function verifyFile(path: string, desc: Descriptor, where: string): Promise<void> {
+  const verifier = new BlobVerifier(desc, where);
+  for await (const chunk of readFileStream(path)) verifier.update(chunk);
+  verifier.finish();
 }

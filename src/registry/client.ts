@@ -19,7 +19,7 @@ export interface RegistryOptions {
 
 export interface RequestOptions {
   readonly headers?: Record<string, string>;
-  readonly body?: Uint8Array | ReadableStream<Uint8Array> | URLSearchParams;
+  readonly body?: Uint8Array | ReadableStream<Uint8Array> | URLSearchParams | Blob;
   /** Token scopes for this request (default: pull on the client's repository). */
   readonly scopes?: readonly string[];
 }

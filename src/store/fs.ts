@@ -65,6 +65,8 @@ export async function fsStore(root: string, options: { fsync?: boolean } = {}): 
   const manifestBytes = new Map<Digest, Uint8Array>();
   let cachedBytes = 0;
   let repoNames: Promise<Set<string>> | undefined;
+  /** sha256 of each upload so far, fed as chunks arrive: finishing needs no second read of the data. */
+  const uploadHashers = new Map<string, { hasher: DigestHasher; size: number }>();
 
   async function statBlob(d: Digest): Promise<number | null> {
     const known = sizes.get(d);
@@ -305,10 +307,19 @@ export async function fsStore(root: string, options: { fsync?: boolean } = {}): 
         const session = await uploadSession(id);
         if (!session) throw new NotFoundError(`upload ${id}: unknown`);
         if (offset !== session.size) throw new UploadRangeError(session.size);
+        const running = offset === 0 ? { hasher: new DigestHasher(), size: 0 } : uploadHashers.get(id);
+        const hashing = running && running.size === offset ? running : undefined;
+        uploadHashers.delete(id);
         const handle = await open(join(uploadDir(id), "data"), "r+");
         try {
-          const written = body instanceof Uint8Array ? (await handle.write(body, 0, body.byteLength, offset)).bytesWritten : await pipeToHandle(handle, body, offset);
+          const feed = (chunk: Uint8Array) => hashing?.hasher.update(chunk);
+          let written: number;
+          if (body instanceof Uint8Array) {
+            feed(body);
+            written = (await handle.write(body, 0, body.byteLength, offset)).bytesWritten;
+          } else written = await pipeToHandle(handle, body, offset, feed);
           if (fsync) await handle.sync();
+          if (hashing) uploadHashers.set(id, { hasher: hashing.hasher, size: offset + written });
           return offset + written;
         } finally {
           await handle.close();
@@ -316,9 +327,17 @@ export async function fsStore(root: string, options: { fsync?: boolean } = {}): 
       },
       async finish(id, digest) {
         const dir = uploadDir(id);
-        const hasher = new DigestHasher(digestAlgorithm(digest));
-        for await (const chunk of readFileStream(join(dir, "data"))) hasher.update(chunk);
-        const actual = hasher.digest();
+        const size = (await stat(join(dir, "data"))).size;
+        const running = uploadHashers.get(id);
+        uploadHashers.delete(id);
+        let actual: Digest;
+        if (running && running.size === size && digestAlgorithm(digest) === "sha256") actual = running.hasher.digest();
+        else {
+          // after a restart (or for sha512) the running hash is gone: read the data once more
+          const hasher = new DigestHasher(digestAlgorithm(digest));
+          for await (const chunk of readFileStream(join(dir, "data"))) hasher.update(chunk);
+          actual = hasher.digest();
+        }
         if (actual !== digest) throw new IntegrityError(`upload ${id}: digest mismatch (got ${actual}, expected ${digest})`);
         await mkdir(join(root, "blobs", digestAlgorithm(digest)), { recursive: true });
         // same filesystem: the verified data becomes the blob by rename, never copied
@@ -327,6 +346,7 @@ export async function fsStore(root: string, options: { fsync?: boolean } = {}): 
         await rm(dir, { recursive: true, force: true });
       },
       async cancel(id) {
+        uploadHashers.delete(id);
         await rm(uploadDir(id), { recursive: true, force: true });
       },
       async *list() {

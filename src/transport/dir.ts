@@ -75,6 +75,10 @@ class DirSource implements ImageSource {
     return this.tree.stream(blobName(desc.digest));
   }
 
+  async blobFile(desc: Descriptor): Promise<string | undefined> {
+    return (await this.tree.size(blobName(desc.digest))) === desc.size ? this.tree.localPath?.(blobName(desc.digest)) : undefined;
+  }
+
   async close(): Promise<void> {}
 }
 

@@ -4,7 +4,8 @@ import { NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, parseManifest, referrerDescriptor } from "../core/manifest.ts";
 import { acceptedManifestTypes } from "../core/media-type.ts";
 import { type Reference, formatReference, parseReference } from "../core/reference.ts";
-import { getBlob, hasBlob, mountBlob, uploadBlob } from "../registry/blobs.ts";
+import { getBlob, hasBlob, monolithicLimit, mountBlob, uploadBlob, uploadBlobFile } from "../registry/blobs.ts";
+import { readFileStream } from "../stream/file.ts";
 import { RegistryClient } from "../registry/client.ts";
 import { listTags } from "../registry/listing.ts";
 import { deleteManifest, getManifest, headManifest, putManifest } from "../registry/manifests.ts";
@@ -96,6 +97,12 @@ class DockerDestination implements ImageDestination {
 
   putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void> {
     return uploadBlob(this.client, desc, body);
+  }
+
+  /** Small blobs gain nothing from a file body; large ones go out without a stream in between. */
+  async putBlobFile(desc: Descriptor, path: string): Promise<void> {
+    if (desc.size <= monolithicLimit) return uploadBlob(this.client, desc, readFileStream(path));
+    return uploadBlobFile(this.client, desc, path);
   }
 
   /** Same registry, another repository: link the blob there instead of moving its bytes. */

@@ -16,6 +16,8 @@ export interface FileTree {
   read(path: string, max: number): Promise<Uint8Array>;
   /** Streams a file; the caller verifies it. */
   stream(path: string): Promise<ReadableStream<Uint8Array>>;
+  /** The file on disk, where the tree is a directory: uploads can then send it as it is. */
+  localPath?(path: string): string;
 }
 
 /** `blobs/sha256/<hex>`: the OCI image-layout path of a digest (safe: digests are validated). */
@@ -72,6 +74,7 @@ export function directoryTree(root: string): FileTree {
       if ((await size(path)) === null) throw new NotFoundError(`${path}: not found in ${where}`);
       return readFileStream(join(root, path));
     },
+    localPath: (path) => join(root, path),
   };
 }
 

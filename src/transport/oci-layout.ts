@@ -164,6 +164,10 @@ export class OciLayoutSource implements ImageSource {
     return found;
   }
 
+  async blobFile(desc: Descriptor): Promise<string | undefined> {
+    return (await this.tree.size(blobPath(desc.digest))) === desc.size ? this.tree.localPath?.(blobPath(desc.digest)) : undefined;
+  }
+
   async getBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>> {
     const path = blobPath(desc.digest);
     if ((await this.tree.size(path)) === null) {

@@ -46,6 +46,8 @@ export interface ImageSource {
   getManifest(digest?: Digest): Promise<RawManifest>;
   /** Raw blob bytes; the consumer verifies them against `desc`. */
   getBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>>;
+  /** A local file holding exactly the blob (unverified), where the source keeps one. */
+  blobFile?(desc: Descriptor): Promise<string | undefined>;
   /** Manifests whose `subject` is `subject` (signatures, SBOMs, attestations), where the source can list them. */
   listReferrers?(subject: Digest, artifactType?: string): Promise<Descriptor[]>;
   /** Tags the source knows the top image by (inspect's RepoTags), where it knows any. */
@@ -68,6 +70,8 @@ export interface ImageDestination {
   hasBlob(desc: Descriptor): Promise<boolean>;
   /** Verifies the body against `desc` while writing to a temporary name; renamed only when it matches. */
   putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void>;
+  /** Like putBlob, from a local file: a registry upload can then send it with a known length. */
+  putBlobFile?(desc: Descriptor, path: string): Promise<void>;
   /** Links a blob from the source's repository on the same registry; false when it cannot. */
   mountBlob?(desc: Descriptor, source: ImageRef): Promise<boolean>;
   /** A child manifest, stored by digest; called after all of its blobs. */

@@ -151,8 +151,9 @@ class CopyRun {
       return;
     }
     this.emit({ type: "blob", digest: desc.digest, size: desc.size, state: "start" });
-    const body = await this.source.getBlob(desc);
-    await this.destination.putBlob(desc, this.watch(body, desc));
+    const file = this.destination.putBlobFile && (await this.source.blobFile?.(desc));
+    if (file) await this.destination.putBlobFile!(desc, file);
+    else await this.destination.putBlob(desc, this.watch(await this.source.getBlob(desc), desc));
     this.stats.copied++;
     this.stats.bytes += desc.size;
     this.emit({ type: "blob", digest: desc.digest, size: desc.size, state: "done" });

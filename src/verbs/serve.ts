@@ -14,6 +14,8 @@ export interface ServeOptions {
   /** Filesystem store root; ignored with `memory`. */
   readonly root?: string;
   readonly memory?: boolean;
+  /** fsync each blob before it becomes visible (default true): a crash then never serves half a blob. */
+  readonly fsync?: boolean;
   readonly htpasswd?: string;
   readonly anonymousRead?: boolean;
   readonly readOnly?: boolean;
@@ -46,7 +48,7 @@ function parseAddr(addr: string): { hostname: string; port: number } {
 /** Starts the registry server on Bun.serve. */
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   const root = options.memory ? undefined : (options.root ?? defaultRoot());
-  const store = root ? await fsStore(root) : memoryStore();
+  const store = root ? await fsStore(root, { fsync: options.fsync ?? true }) : memoryStore();
   const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), options) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
   const handler = createHandler({ store, policy, readOnly: options.readOnly, allowDelete: options.allowDelete }, options.onLog);
   const { hostname, port } = parseAddr(options.addr ?? "127.0.0.1:5000");

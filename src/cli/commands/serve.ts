@@ -21,6 +21,7 @@ export default defineCommand({
     "anonymous-read": { type: "boolean", description: "With --htpasswd: let anyone pull; pushing still needs credentials" },
     "read-only": { type: "boolean", description: "Refuse pushes and deletes" },
     delete: { type: "boolean", description: "Allow deleting manifests, tags and blobs" },
+    "no-fsync": { type: "boolean", description: "Do not fsync blobs before publishing them (faster; a crash may lose recent pushes)" },
     "tls-cert": { type: "string", valueHint: "FILE", description: "Serve HTTPS with this certificate (PEM)" },
     "tls-key": { type: "string", valueHint: "FILE", description: "… and this key (PEM)" },
     ...commonArgs,
@@ -35,6 +36,7 @@ export default defineCommand({
       anonymousRead: args["anonymous-read"],
       readOnly: args["read-only"],
       allowDelete: args.delete,
+      fsync: !args["no-fsync"],
       tls: args["tls-cert"] ? { cert: args["tls-cert"], key: args["tls-key"]! } : undefined,
       onLog: (e) => log.info(`${e.method} ${e.path} ${e.status} ${e.ms.toFixed(1)}ms${e.user ? ` user=${e.user}` : ""}${e.error ? ` error=${e.error}` : ""}`),
     });
