@@ -7,13 +7,19 @@ import { stevedore } from "../helpers/cli.ts";
 import { artifactFor, cosignStyleSignature } from "../helpers/artifact.ts";
 import { randomImage, writeImage } from "../helpers/random-image.ts";
 import { readBack } from "../helpers/read-image.ts";
-import { type TestRegistry, startRegistry } from "../helpers/registry.ts";
+import { startRegistry } from "../helpers/registry.ts";
+import { startServe } from "../helpers/serve.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 
-describe("copy --referrers against a registry without the Referrers API (docker-registry 2.8: fallback tag)", () => {
-  let registry: TestRegistry;
+const kinds = [
+  ["a registry without the Referrers API (docker-registry 2.8: fallback tag)", false],
+  ["a registry with the Referrers API (stevedore serve)", true],
+] as const;
+
+for (const [kind, hasApi] of kinds) describe(`copy --referrers against ${kind}`, () => {
+  let registry: { host: string; stop(): unknown };
   beforeAll(async () => {
-    registry = await startRegistry("none");
+    registry = hasApi ? await startServe(["--memory"]) : await startRegistry("none");
   });
   afterAll(() => registry?.stop());
   const dir = tmpDir();
@@ -31,6 +37,9 @@ describe("copy --referrers against a registry without the Referrers API (docker-
     const client = new RegistryClient(registry.host, "app/main");
     expect((await listReferrers(client, image.top.digest)).map((d) => [d.digest, d.artifactType])).toEqual([[sbom.top.digest, "application/spdx+json"]]);
     expect(await listReferrers(client, image.top.digest, "application/other")).toEqual([]);
+    // with the API, nothing needs the fallback tag; without it, the tag is what lists the SBOM
+    const fallback = await fetch(`http://${registry.host}/v2/app/main/manifests/${referrersTag(image.top.digest)}`, { method: "HEAD", headers: { Accept: "application/vnd.oci.image.index.v1+json" } });
+    expect(fallback.status).toBe(hasApi ? 404 : 200);
   });
 
   test("registry to registry: the SBOM, its attestation and the cosign signature come along", async () => {
