@@ -1,28 +1,37 @@
 /**
  * The filesystem Store behind `serve --root`. Layout under the root:
  *
- *   blobs/<alg>/<hex>                                   every blob and manifest, once for all repositories
+ *   blobs/<alg>/<hex>                                    every blob and manifest, once for all repositories
  *   repositories/<repo>/_manifests/<alg>-<hex>.json      a manifest link: {"mediaType", "subject"?}
  *   repositories/<repo>/_tags/<tag>                      the digest the tag points at (replaced by rename)
  *   repositories/<repo>/_blobs/<alg>-<hex>               a blob link (empty)
- *   uploads/<id>/data, uploads/<id>/info.json            upload sessions: they survive a restart
+ *   repositories/<repo>/_referrers/<alg>-<subject hex>/<alg>-<hex>.json
+ *                                                        a referrer's descriptor (artifactType, annotations)
+ *   uploads/<id>/data, uploads/<id>/info.json            upload sessions ({"repo", "startedAt"}): they survive a restart
  *
  * Repository path components cannot start with "_" (distribution-spec grammar), so the metadata
  * directories never collide with a nested repository. Every file is written under a temporary
- * name and renamed; blobs are verified before their rename. The filesystem is the truth across
- * restarts; tags, links, blob sizes and recent manifests are cached in memory so reads answer
- * without touching the disk.
+ * name (`<name>.tmp-<random>`) and renamed; blobs are verified before their rename, and an upload's
+ * data becomes its blob by rename. The filesystem is the truth across restarts, for one process at
+ * a time: tags, links, blob sizes and recent manifests are cached in memory, loaded lazily and kept
+ * in step with every write made through this instance, so reads answer without touching the disk.
  */
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Descriptor } from "../core/descriptor.ts";
-import { type Digest, DigestHasher, digestAlgorithm, digestHex, isDigest, parseDigest } from "../core/digest.ts";
-import { IntegrityError, NotFoundError } from "../core/errors.ts";
+import { type Digest, type DigestAlgorithm, DigestHasher, digestAlgorithm, digestHex, isDigest, isDigestAlgorithm, shortDigest } from "../core/digest.ts";
+import { IntegrityError, NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, referrerDescriptor } from "../core/manifest.ts";
-import { pipeToHandle, readFileStream, writeFileAtomic } from "../stream/file.ts";
+import { pipeToHandle, readFileStream, temporaryPath, writeFileAtomic } from "../stream/file.ts";
+import { BlobVerifier } from "../stream/verify.ts";
 import { storedManifest } from "./manifest-record.ts";
 import { type ByteRange, type Store, type StoredManifest, type UploadSession, UploadRangeError } from "./types.ts";
+
+export interface FsStoreOptions {
+  /** fsync every blob, link, tag and upload chunk before it counts (default true): a crash then loses nothing acknowledged. */
+  readonly fsync?: boolean;
+}
 
 interface ManifestLink {
   readonly mediaType: string;
@@ -33,40 +42,182 @@ interface RepoState {
   readonly tags: Map<string, Digest>;
   readonly manifests: Map<Digest, ManifestLink>;
   readonly blobs: Set<Digest>;
+  /** Referrers by subject, read on first ask and dropped whenever one of them changes. */
+  readonly referrers: Map<Digest, Promise<Descriptor[]>>;
 }
 
-const linkName = (d: Digest) => `${digestAlgorithm(d)}-${digestHex(d)}`;
-const fromLinkName = (name: string): Digest | undefined => {
-  const text = name.replace(/\.json$/, "").replace("-", ":");
-  return isDigest(text) ? parseDigest(text) : undefined;
-};
-const uploadId = /^[0-9a-f]{32}$/;
+interface UploadState {
+  readonly repo: string;
+  readonly startedAt: number;
+  size: number;
+  /** The hash of bytes [0, size), fed as chunks land so finishing needs no second read; gone after a restart or a failed chunk. */
+  hasher?: DigestHasher;
+}
+
 const tagPattern = /^[\w][\w.-]{0,127}$/;
+const uploadIdPattern = /^[0-9a-f]{32}$/;
+/** What `temporaryPath` appends: such a name in `_tags` is a crashed write, not a tag. */
+const temporarySuffix = /\.tmp-[0-9a-f]{12}$/;
 /** Manifest bytes kept in memory, at most this many in total. */
 const manifestCacheBytes = 64 << 20;
+/** A temporary upload directory this old belongs to no live `start` (one that crashed). */
+const staleTemporaryMs = 3600_000;
 
-function safeRepo(repo: string): string {
-  if (repo.split("/").some((part) => part === "" || part === "." || part === ".." || part.startsWith("_"))) {
-    throw new IntegrityError(`invalid repository name "${repo}"`);
-  }
-  return repo;
+const encodeJson = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+const linkName = (d: Digest) => `${digestAlgorithm(d)}-${digestHex(d)}`;
+
+function fromLinkName(name: string): Digest | undefined {
+  const text = name.replace(/\.json$/, "").replace("-", ":");
+  return isDigest(text) ? (text as Digest) : undefined;
 }
 
-export async function fsStore(root: string, options: { fsync?: boolean } = {}): Promise<Store> {
+/** Names arrive validated; this only keeps a bad one from leaving the root or hitting metadata. */
+function checkRepo(repo: string): void {
+  if (repo.split("/").some((part) => part === "" || part === "." || part === ".." || part.startsWith("_"))) {
+    throw new UsageError(`invalid repository name "${repo}"`);
+  }
+}
+
+function checkTag(tag: string): void {
+  if (!tagPattern.test(tag)) throw new UsageError(`invalid tag "${tag}"`);
+}
+
+async function listDir(path: string): Promise<string[]> {
+  return readdir(path).catch(() => [] as string[]);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A JSON file, or undefined when it is missing or unreadable (a crash without fsync can leave it empty). */
+async function readJson(path: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const value: unknown = JSON.parse(await readFile(path, "utf8"));
+    return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+/** Runs tasks one at a time per key: a repository's metadata, or an upload session, has one writer at a time. */
+function keyedQueue(): <T>(key: string, task: () => Promise<T>) => Promise<T> {
+  const tails = new Map<string, Promise<void>>();
+  return <T>(key: string, task: () => Promise<T>): Promise<T> => {
+    const result = (tails.get(key) ?? Promise.resolve()).then(task);
+    const tail = result.then(
+      () => {},
+      () => {},
+    );
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return result;
+  };
+}
+
+/** Manifest bytes by digest; the least recently used go first once the total passes `limit`. */
+class ManifestCache {
+  private readonly entries = new Map<Digest, Uint8Array>();
+  private total = 0;
+
+  constructor(private readonly limit: number) {}
+
+  get(digest: Digest): Uint8Array | undefined {
+    const bytes = this.entries.get(digest);
+    if (bytes) {
+      // re-inserted: a Map iterates in insertion order, so the oldest entry is the least recently used
+      this.entries.delete(digest);
+      this.entries.set(digest, bytes);
+    }
+    return bytes;
+  }
+
+  set(digest: Digest, bytes: Uint8Array): void {
+    this.delete(digest);
+    if (bytes.byteLength > this.limit) return;
+    this.entries.set(digest, bytes);
+    this.total += bytes.byteLength;
+    for (const [old, b] of this.entries) {
+      if (this.total <= this.limit) break;
+      this.entries.delete(old);
+      this.total -= b.byteLength;
+    }
+  }
+
+  delete(digest: Digest): void {
+    const bytes = this.entries.get(digest);
+    if (!bytes) return;
+    this.entries.delete(digest);
+    this.total -= bytes.byteLength;
+  }
+}
+
+/** Checks a body against a blob already stored, writing nothing. */
+async function verifyOnly(body: ReadableStream<Uint8Array> | Uint8Array, desc: { digest: Digest; size?: number }, where: string): Promise<void> {
+  const verifier = new BlobVerifier(desc, where);
+  if (body instanceof Uint8Array) verifier.update(body);
+  else for await (const chunk of body) verifier.update(chunk);
+  verifier.finish();
+}
+
+async function hashFile(path: string, algorithm: DigestAlgorithm): Promise<Digest> {
+  const hasher = new DigestHasher(algorithm);
+  for await (const chunk of readFileStream(path)) hasher.update(chunk);
+  return hasher.digest();
+}
+
+/** Directories under `dir` that hold metadata (`_…`) are repositories; others may nest them. */
+async function findRepos(dir: string, prefix: string, found: Set<string>): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (!entry.isDirectory()) continue;
+    if (entry.name.startsWith("_")) {
+      if (prefix) found.add(prefix);
+    } else {
+      await findRepos(join(dir, entry.name), prefix ? `${prefix}/${entry.name}` : entry.name, found);
+    }
+  }
+}
+
+/**
+ * Removes what a crash left in uploads/: a session directory is renamed into place whole, so one
+ * missing a file was being finished or cancelled. Temporaries are left alone while young: another
+ * process (a `gc` beside `serve`) may be starting a session in one.
+ */
+async function sweepUploads(dir: string, now: number): Promise<void> {
+  for (const name of await listDir(dir)) {
+    const path = join(dir, name);
+    const broken = uploadIdPattern.test(name)
+      ? !(await exists(join(path, "info.json"))) || !(await exists(join(path, "data")))
+      : now - ((await stat(path).catch(() => undefined))?.mtimeMs ?? 0) > staleTemporaryMs;
+    if (broken) await rm(path, { recursive: true, force: true });
+  }
+}
+
+export async function fsStore(root: string, options: FsStoreOptions = {}): Promise<Store> {
   const fsync = options.fsync ?? true;
-  await mkdir(join(root, "blobs"), { recursive: true });
-  await mkdir(join(root, "repositories"), { recursive: true });
-  await mkdir(join(root, "uploads"), { recursive: true });
+  for (const dir of ["blobs", "repositories", "uploads"]) await mkdir(join(root, dir), { recursive: true });
+  await sweepUploads(join(root, "uploads"), Date.now());
 
   const blobPath = (d: Digest) => join(root, "blobs", digestAlgorithm(d), digestHex(d));
-  const repoDir = (repo: string) => join(root, "repositories", safeRepo(repo));
+  const repoDir = (repo: string) => join(root, "repositories", repo);
+  const uploadDir = (id: string) => join(root, "uploads", id);
+  const where = `in ${root}`;
   const sizes = new Map<Digest, number>();
+  const manifestBytes = new ManifestCache(manifestCacheBytes);
   const states = new Map<string, Promise<RepoState>>();
-  const manifestBytes = new Map<Digest, Uint8Array>();
-  let cachedBytes = 0;
+  const sessions = new Map<string, UploadState>();
+  const serially = keyedQueue();
   let repoNames: Promise<Set<string>> | undefined;
-  /** sha256 of each upload so far, fed as chunks arrive: finishing needs no second read of the data. */
-  const uploadHashers = new Map<string, { hasher: DigestHasher; size: number }>();
 
   async function statBlob(d: Digest): Promise<number | null> {
     const known = sizes.get(d);
@@ -75,73 +226,22 @@ export async function fsStore(root: string, options: { fsync?: boolean } = {}): 
       const size = (await stat(blobPath(d))).size;
       sizes.set(d, size);
       return size;
-    } catch {
-      return null;
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
     }
   }
 
-  async function listDir(path: string): Promise<string[]> {
-    return readdir(path).catch(() => [] as string[]);
-  }
-
-  async function loadRepo(repo: string): Promise<RepoState> {
-    const dir = repoDir(repo);
-    const state: RepoState = { tags: new Map(), manifests: new Map(), blobs: new Set() };
-    for (const name of await listDir(join(dir, "_manifests"))) {
-      const digest = fromLinkName(name);
-      if (!digest || !name.endsWith(".json")) continue;
-      state.manifests.set(digest, JSON.parse(await readFile(join(dir, "_manifests", name), "utf8")) as ManifestLink);
+  async function putBlob(digest: Digest, body: ReadableStream<Uint8Array> | Uint8Array, size?: number): Promise<void> {
+    if ((await statBlob(digest)) !== null) {
+      // already here (a shared layer): the bytes must still match, but the file stays as it is
+      await verifyOnly(body, { digest, size }, where);
+      return;
     }
-    for (const tag of await listDir(join(dir, "_tags"))) {
-      if (!tagPattern.test(tag)) continue;
-      const text = (await readFile(join(dir, "_tags", tag), "utf8")).trim();
-      if (isDigest(text)) state.tags.set(tag, parseDigest(text));
-    }
-    for (const name of await listDir(join(dir, "_blobs"))) {
-      const digest = fromLinkName(name);
-      if (digest) state.blobs.add(digest);
-    }
-    return state;
-  }
-
-  function repoState(repo: string): Promise<RepoState> {
-    let state = states.get(repo);
-    if (!state) {
-      state = loadRepo(repo);
-      states.set(repo, state);
-    }
-    return state;
-  }
-
-  async function walkRepos(dir: string, prefix: string, found: Set<string>): Promise<void> {
-    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      if (!entry.isDirectory()) continue;
-      if (entry.name.startsWith("_")) {
-        if (prefix) found.add(prefix);
-        continue;
-      }
-      await walkRepos(join(dir, entry.name), prefix ? `${prefix}/${entry.name}` : entry.name, found);
-    }
-  }
-
-  function allRepos(): Promise<Set<string>> {
-    repoNames ??= (async () => {
-      const found = new Set<string>();
-      await walkRepos(join(root, "repositories"), "", found);
-      return found;
-    })();
-    return repoNames;
-  }
-
-  function rememberManifest(d: Digest, bytes: Uint8Array): void {
-    if (manifestBytes.has(d) || bytes.byteLength > manifestCacheBytes / 4) return;
-    manifestBytes.set(d, bytes);
-    cachedBytes += bytes.byteLength;
-    for (const [old, b] of manifestBytes) {
-      if (cachedBytes <= manifestCacheBytes) break;
-      manifestBytes.delete(old);
-      cachedBytes -= b.byteLength;
-    }
+    // two puts of one blob both write a temporary and rename it: either rename leaves the same bytes
+    await writeFileAtomic(blobPath(digest), body, { verify: { desc: { digest, size }, where }, fsync });
+    const written = size ?? (body instanceof Uint8Array ? body.byteLength : undefined);
+    if (written !== undefined) sizes.set(digest, written);
   }
 
   async function readManifestBytes(d: Digest): Promise<Uint8Array | null> {
@@ -149,35 +249,120 @@ export async function fsStore(root: string, options: { fsync?: boolean } = {}): 
     if (cached) return cached;
     try {
       const bytes = new Uint8Array(await readFile(blobPath(d)));
-      rememberManifest(d, bytes);
+      manifestBytes.set(d, bytes);
+      sizes.set(d, bytes.byteLength);
       return bytes;
-    } catch {
-      return null;
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
     }
   }
 
-  async function putBlob(digest: Digest, body: ReadableStream<Uint8Array> | Uint8Array, size?: number): Promise<void> {
-    await writeFileAtomic(blobPath(digest), body, { verify: { desc: { digest, size }, where: "storing it" }, fsync });
-    sizes.delete(digest);
+  /** Every repository with a directory, found by one walk; then kept by the writes that add one. */
+  function knownRepos(): Promise<Set<string>> {
+    repoNames ??= (async () => {
+      const found = new Set<string>();
+      await findRepos(join(root, "repositories"), "", found);
+      return found;
+    })();
+    return repoNames;
   }
 
-  async function markRepo(repo: string): Promise<void> {
-    (await allRepos()).add(repo);
-  }
-
-  const uploadDir = (id: string) => {
-    if (!uploadId.test(id)) throw new NotFoundError(`upload ${id}: unknown`);
-    return join(root, "uploads", id);
-  };
-
-  async function uploadSession(id: string): Promise<UploadSession | null> {
-    try {
-      const dir = uploadDir(id);
-      const info = JSON.parse(await readFile(join(dir, "info.json"), "utf8")) as { repo: string; startedAt: number };
-      return { id, repo: info.repo, startedAt: info.startedAt, size: (await stat(join(dir, "data"))).size };
-    } catch {
-      return null;
+  async function loadRepo(repo: string): Promise<RepoState> {
+    const dir = repoDir(repo);
+    const state: RepoState = { tags: new Map(), manifests: new Map(), blobs: new Set(), referrers: new Map() };
+    const manifestNames = (await listDir(join(dir, "_manifests"))).filter((name) => name.endsWith(".json"));
+    await Promise.all(
+      manifestNames.map(async (name) => {
+        const digest = fromLinkName(name);
+        const link = digest && (await readJson(join(dir, "_manifests", name)));
+        if (!digest || typeof link?.mediaType !== "string") return;
+        const subject = typeof link.subject === "string" && isDigest(link.subject) ? (link.subject as Digest) : undefined;
+        state.manifests.set(digest, { mediaType: link.mediaType, ...(subject ? { subject } : {}) });
+      }),
+    );
+    const tagNames = (await listDir(join(dir, "_tags"))).filter((tag) => tagPattern.test(tag) && !temporarySuffix.test(tag));
+    await Promise.all(
+      tagNames.map(async (tag) => {
+        const target = (await readFile(join(dir, "_tags", tag), "utf8").catch(() => "")).trim() as Digest;
+        if (state.manifests.has(target)) state.tags.set(tag, target);
+      }),
+    );
+    for (const name of await listDir(join(dir, "_blobs"))) {
+      const digest = fromLinkName(name);
+      if (digest) state.blobs.add(digest);
     }
+    return state;
+  }
+
+  function loadState(repo: string): Promise<RepoState> {
+    let state = states.get(repo);
+    if (!state) {
+      const loading = loadRepo(repo);
+      loading.catch(() => {
+        if (states.get(repo) === loading) states.delete(repo);
+      });
+      states.set(repo, loading);
+      state = loading;
+    }
+    return state;
+  }
+
+  /** A repository's state, or undefined when it does not exist: an unknown name never touches the disk. */
+  async function readState(repo: string): Promise<RepoState | undefined> {
+    return (await knownRepos()).has(repo) ? loadState(repo) : undefined;
+  }
+
+  /** A repository's state for a write, creating the repository. Call inside `serially(repo, …)`. */
+  async function writableState(repo: string): Promise<RepoState> {
+    (await knownRepos()).add(repo);
+    return loadState(repo);
+  }
+
+  /** Whether a repository links anything; one not loaded yet is judged by its link directories alone. */
+  async function hasLinks(repo: string): Promise<boolean> {
+    const loaded = states.get(repo);
+    if (loaded) {
+      const state = await loaded;
+      return state.manifests.size + state.blobs.size > 0;
+    }
+    for (const dir of ["_manifests", "_blobs"]) {
+      if ((await listDir(join(repoDir(repo), dir))).some((name) => fromLinkName(name))) return true;
+    }
+    return false;
+  }
+
+  async function readReferrers(repo: string, subject: Digest): Promise<Descriptor[]> {
+    const dir = join(repoDir(repo), "_referrers", linkName(subject));
+    const names = (await listDir(dir)).filter((name) => name.endsWith(".json") && fromLinkName(name)).sort();
+    const found = await Promise.all(names.map((name) => readJson(join(dir, name))));
+    return found.filter((d) => d !== undefined) as unknown as Descriptor[];
+  }
+
+  /** An upload session from memory, else from disk (after a restart). Call inside `serially(id, …)`. */
+  async function loadSession(id: string): Promise<UploadState | undefined> {
+    if (!uploadIdPattern.test(id)) return undefined;
+    const cached = sessions.get(id);
+    if (cached) return cached;
+    const info = await readJson(join(uploadDir(id), "info.json"));
+    const data = await stat(join(uploadDir(id), "data")).catch(() => undefined);
+    if (typeof info?.repo !== "string" || typeof info.startedAt !== "number" || !data) return undefined;
+    const session: UploadState = { repo: info.repo, startedAt: info.startedAt, size: data.size };
+    sessions.set(id, session);
+    return session;
+  }
+
+  async function getSession(id: string): Promise<UploadSession | null> {
+    if (!uploadIdPattern.test(id)) return null;
+    // from memory without queueing: a status request must not wait behind a chunk still streaming
+    const session = sessions.get(id) ?? (await serially(id, () => loadSession(id)));
+    return session ? { id, repo: session.repo, size: session.size, startedAt: session.startedAt } : null;
+  }
+
+  async function requireSession(id: string): Promise<UploadState> {
+    const session = await loadSession(id);
+    if (!session) throw new NotFoundError(`upload ${id}: unknown`);
+    return session;
   }
 
   return {
@@ -187,171 +372,232 @@ export async function fsStore(root: string, options: { fsync?: boolean } = {}): 
         if ((await statBlob(d)) === null) return null;
         return readFileStream(blobPath(d), range);
       },
-      filePath: (d) => (sizes.has(d) ? blobPath(d) : existsSync(blobPath(d)) ? blobPath(d) : undefined),
+      filePath(d) {
+        const path = blobPath(d);
+        if (sizes.has(d)) return path;
+        try {
+          sizes.set(d, statSync(path).size);
+          return path;
+        } catch {
+          return undefined;
+        }
+      },
       put: putBlob,
       async delete(d) {
         await rm(blobPath(d), { force: true });
         sizes.delete(d);
-        if (manifestBytes.has(d)) {
-          cachedBytes -= manifestBytes.get(d)!.byteLength;
-          manifestBytes.delete(d);
-        }
+        manifestBytes.delete(d);
       },
       async *list() {
         for (const algorithm of await listDir(join(root, "blobs"))) {
+          if (!isDigestAlgorithm(algorithm)) continue;
           for (const hex of await listDir(join(root, "blobs", algorithm))) {
             const text = `${algorithm}:${hex}`;
-            if (isDigest(text)) yield parseDigest(text);
+            if (isDigest(text)) yield text as Digest;
           }
         }
       },
     },
     repos: {
       async getManifest(repo, reference): Promise<StoredManifest | null> {
-        const state = await repoState(repo);
-        const digest = isDigest(reference) ? parseDigest(reference) : state.tags.get(reference);
-        const link = digest && state.manifests.get(digest);
-        if (!digest || !link) return null;
+        const state = await readState(repo);
+        // tags cannot hold ":" and digests must, so one lookup of each never confuses them
+        const digest = state?.tags.get(reference) ?? (reference as Digest);
+        const link = state?.manifests.get(digest);
+        if (!link) return null;
         const bytes = await readManifestBytes(digest);
-        return bytes ? { bytes, digest, mediaType: link.mediaType, ...(link.subject ? { subject: link.subject } : {}) } : null;
+        return bytes && { bytes, digest, mediaType: link.mediaType, ...(link.subject ? { subject: link.subject } : {}) };
       },
       async putManifest(repo, m: RawManifest, tag?: string) {
-        if (tag !== undefined && !tagPattern.test(tag)) throw new IntegrityError(`invalid tag "${tag}"`);
-        const state = await repoState(repo);
+        checkRepo(repo);
+        if (tag !== undefined) checkTag(tag);
         const record = storedManifest(m);
-        const link: ManifestLink = { mediaType: record.mediaType, ...(record.subject ? { subject: record.subject } : {}) };
+        const referrer = record.subject && referrerDescriptor(m);
         await putBlob(m.digest, m.bytes, m.bytes.byteLength);
-        rememberManifest(m.digest, m.bytes);
-        const dir = repoDir(repo);
-        await writeFileAtomic(join(dir, "_manifests", `${linkName(m.digest)}.json`), new TextEncoder().encode(JSON.stringify(link)), { fsync });
-        state.manifests.set(m.digest, link);
-        if (record.subject) {
-          const entry = referrerDescriptor(m);
-          await writeFileAtomic(join(dir, "_referrers", linkName(record.subject), `${linkName(m.digest)}.json`), new TextEncoder().encode(JSON.stringify(entry)), { fsync });
-        }
-        if (tag !== undefined) {
-          // the tag last, by rename: a reader sees the old image or the new one, never a missing manifest
-          await writeFileAtomic(join(dir, "_tags", tag), new TextEncoder().encode(m.digest), { fsync });
-          state.tags.set(tag, m.digest);
-        }
-        await markRepo(repo);
+        manifestBytes.set(m.digest, m.bytes);
+        await serially(repo, async () => {
+          const state = await writableState(repo);
+          const dir = repoDir(repo);
+          const link: ManifestLink = { mediaType: record.mediaType, ...(record.subject ? { subject: record.subject } : {}) };
+          if (state.manifests.get(m.digest)?.mediaType !== link.mediaType) {
+            // the referrer entry before the link: a re-push of a linked manifest writes nothing
+            if (record.subject && referrer) {
+              await writeFileAtomic(join(dir, "_referrers", linkName(record.subject), `${linkName(m.digest)}.json`), encodeJson(referrer), { fsync });
+              state.referrers.delete(record.subject);
+            }
+            await writeFileAtomic(join(dir, "_manifests", `${linkName(m.digest)}.json`), encodeJson(link), { fsync });
+            state.manifests.set(m.digest, link);
+          }
+          if (tag !== undefined && state.tags.get(tag) !== m.digest) {
+            // the tag last, by rename: a reader sees the old manifest or the new one, never a missing one
+            await writeFileAtomic(join(dir, "_tags", tag), new TextEncoder().encode(m.digest), { fsync });
+            state.tags.set(tag, m.digest);
+          }
+        });
       },
       async deleteManifest(repo, digest) {
-        const state = await repoState(repo);
-        const link = state.manifests.get(digest);
-        if (!link) return false;
-        const dir = repoDir(repo);
-        for (const [tag, d] of state.tags) {
-          if (d !== digest) continue;
-          await rm(join(dir, "_tags", tag), { force: true });
-          state.tags.delete(tag);
-        }
-        if (link.subject) await rm(join(dir, "_referrers", linkName(link.subject), `${linkName(digest)}.json`), { force: true });
-        await rm(join(dir, "_manifests", `${linkName(digest)}.json`), { force: true });
-        state.manifests.delete(digest);
-        return true;
+        if (!(await readState(repo))?.manifests.has(digest)) return false;
+        return serially(repo, async () => {
+          const state = await loadState(repo);
+          const link = state.manifests.get(digest);
+          if (!link) return false;
+          const dir = repoDir(repo);
+          // tags, then the link, then the referrer entry: a crash never leaves a tag on an unlinked manifest
+          for (const [tag, d] of state.tags) {
+            if (d !== digest) continue;
+            await rm(join(dir, "_tags", tag), { force: true });
+            state.tags.delete(tag);
+          }
+          await rm(join(dir, "_manifests", `${linkName(digest)}.json`), { force: true });
+          state.manifests.delete(digest);
+          if (link.subject) {
+            await rm(join(dir, "_referrers", linkName(link.subject), `${linkName(digest)}.json`), { force: true });
+            state.referrers.delete(link.subject);
+          }
+          return true;
+        });
       },
       async deleteTag(repo, tag) {
-        const state = await repoState(repo);
-        if (!tagPattern.test(tag) || !state.tags.has(tag)) return false;
-        await rm(join(repoDir(repo), "_tags", tag), { force: true });
-        state.tags.delete(tag);
-        return true;
+        if (!tagPattern.test(tag) || !(await readState(repo))?.tags.has(tag)) return false;
+        return serially(repo, async () => {
+          const state = await loadState(repo);
+          if (!state.tags.has(tag)) return false;
+          await rm(join(repoDir(repo), "_tags", tag), { force: true });
+          state.tags.delete(tag);
+          return true;
+        });
       },
       async listTags(repo) {
-        return [...(await repoState(repo)).tags.keys()].sort();
+        return [...((await readState(repo))?.tags.keys() ?? [])].sort();
       },
       async listRepos() {
-        return [...(await allRepos())].sort();
+        const names = [...(await knownRepos())];
+        const linked = await Promise.all(names.map(hasLinks));
+        return names.filter((_, i) => linked[i]).sort();
       },
-      async referrers(repo, subject): Promise<Descriptor[]> {
-        const dir = join(repoDir(repo), "_referrers", linkName(subject));
-        const found: Descriptor[] = [];
-        for (const name of (await listDir(dir)).sort()) {
-          if (name.endsWith(".json")) found.push(JSON.parse(await readFile(join(dir, name), "utf8")) as Descriptor);
+      async referrers(repo, subject) {
+        const state = await readState(repo);
+        if (!state) return [];
+        let found = state.referrers.get(subject);
+        if (!found) {
+          const loading = readReferrers(repo, subject);
+          loading.catch(() => {
+            if (state.referrers.get(subject) === loading) state.referrers.delete(subject);
+          });
+          state.referrers.set(subject, loading);
+          found = loading;
         }
-        return found;
+        // only linked manifests: a crash while deleting one can leave its entry behind
+        return (await found).filter((d) => state.manifests.has(d.digest));
       },
       async linkBlob(repo, digest) {
-        const state = await repoState(repo);
-        if (state.blobs.has(digest)) return;
-        await writeFileAtomic(join(repoDir(repo), "_blobs", linkName(digest)), new Uint8Array(0), { fsync });
-        state.blobs.add(digest);
-        await markRepo(repo);
+        checkRepo(repo);
+        // every push re-links its shared layers: answered from memory when nothing changes
+        if ((await readState(repo))?.blobs.has(digest)) return;
+        await serially(repo, async () => {
+          const state = await writableState(repo);
+          if (state.blobs.has(digest)) return;
+          await writeFileAtomic(join(repoDir(repo), "_blobs", linkName(digest)), new Uint8Array(0), { fsync });
+          state.blobs.add(digest);
+        });
       },
       async hasBlobLink(repo, digest) {
-        return (await repoState(repo)).blobs.has(digest);
+        return (await readState(repo))?.blobs.has(digest) ?? false;
       },
       async unlinkBlob(repo, digest) {
-        const state = await repoState(repo);
-        if (!state.blobs.delete(digest)) return false;
-        await rm(join(repoDir(repo), "_blobs", linkName(digest)), { force: true });
-        return true;
+        if (!(await readState(repo))?.blobs.has(digest)) return false;
+        return serially(repo, async () => {
+          const state = await loadState(repo);
+          if (!state.blobs.has(digest)) return false;
+          await rm(join(repoDir(repo), "_blobs", linkName(digest)), { force: true });
+          state.blobs.delete(digest);
+          return true;
+        });
       },
       async manifestLinks(repo) {
-        return [...(await repoState(repo)).manifests.keys()];
+        return [...((await readState(repo))?.manifests.keys() ?? [])];
       },
     },
     uploads: {
       async start(repo) {
-        const id = crypto.randomUUID().replace(/-/g, "");
-        const dir = uploadDir(id);
-        await mkdir(dir, { recursive: true });
-        const info = { repo: safeRepo(repo), startedAt: Date.now() };
-        await writeFileAtomic(join(dir, "info.json"), new TextEncoder().encode(JSON.stringify(info)), { fsync });
-        await (await open(join(dir, "data"), "w")).close();
-        return { id, size: 0, ...info };
-      },
-      get: uploadSession,
-      async append(id, offset, body) {
-        const session = await uploadSession(id);
-        if (!session) throw new NotFoundError(`upload ${id}: unknown`);
-        if (offset !== session.size) throw new UploadRangeError(session.size);
-        const running = offset === 0 ? { hasher: new DigestHasher(), size: 0 } : uploadHashers.get(id);
-        const hashing = running && running.size === offset ? running : undefined;
-        uploadHashers.delete(id);
-        const handle = await open(join(uploadDir(id), "data"), "r+");
+        checkRepo(repo);
+        const id = crypto.randomUUID().replaceAll("-", "");
+        const startedAt = Date.now();
+        // built under a temporary name and renamed: a session directory is whole or absent
+        const building = temporaryPath(uploadDir(id));
         try {
-          const feed = (chunk: Uint8Array) => hashing?.hasher.update(chunk);
-          let written: number;
-          if (body instanceof Uint8Array) {
-            feed(body);
-            written = (await handle.write(body, 0, body.byteLength, offset)).bytesWritten;
-          } else written = await pipeToHandle(handle, body, offset, feed);
-          if (fsync) await handle.sync();
-          if (hashing) uploadHashers.set(id, { hasher: hashing.hasher, size: offset + written });
-          return offset + written;
-        } finally {
-          await handle.close();
+          await mkdir(building);
+          await (await open(join(building, "data"), "wx")).close();
+          await writeFileAtomic(join(building, "info.json"), encodeJson({ repo, startedAt }), { fsync });
+          await rename(building, uploadDir(id));
+        } catch (err) {
+          await rm(building, { recursive: true, force: true });
+          throw err;
         }
+        sessions.set(id, { repo, startedAt, size: 0, hasher: new DigestHasher() });
+        return { id, repo, size: 0, startedAt };
+      },
+      get: getSession,
+      async append(id, offset, body) {
+        const known = sessions.get(id);
+        // before queueing: a chunk for the wrong offset need not wait for the one streaming now
+        if (known && offset !== known.size) throw new UploadRangeError(known.size);
+        return serially(id, async () => {
+          const session = await requireSession(id);
+          if (offset !== session.size) throw new UploadRangeError(session.size);
+          const hasher = session.hasher;
+          session.hasher = undefined;
+          const handle = await open(join(uploadDir(id), "data"), "r+");
+          try {
+            let written = 0;
+            if (body instanceof Uint8Array) {
+              hasher?.update(body);
+              while (written < body.byteLength) written += (await handle.write(body, written, body.byteLength - written, offset + written)).bytesWritten;
+            } else {
+              written = await pipeToHandle(handle, body, offset, hasher && ((chunk) => hasher.update(chunk)));
+            }
+            if (fsync) await handle.sync();
+            session.size = offset + written;
+            session.hasher = hasher;
+            return session.size;
+          } catch (err) {
+            // a chunk lands whole or not at all: the client resumes from the size it is told
+            await handle.truncate(offset).catch(() => {});
+            throw err;
+          } finally {
+            await handle.close();
+          }
+        });
       },
       async finish(id, digest) {
-        const dir = uploadDir(id);
-        const size = (await stat(join(dir, "data"))).size;
-        const running = uploadHashers.get(id);
-        uploadHashers.delete(id);
-        let actual: Digest;
-        if (running && running.size === size && digestAlgorithm(digest) === "sha256") actual = running.hasher.digest();
-        else {
-          // after a restart (or for sha512) the running hash is gone: read the data once more
-          const hasher = new DigestHasher(digestAlgorithm(digest));
-          for await (const chunk of readFileStream(join(dir, "data"))) hasher.update(chunk);
-          actual = hasher.digest();
-        }
-        if (actual !== digest) throw new IntegrityError(`upload ${id}: digest mismatch (got ${actual}, expected ${digest})`);
-        await mkdir(join(root, "blobs", digestAlgorithm(digest)), { recursive: true });
-        // same filesystem: the verified data becomes the blob by rename, never copied
-        await rename(join(dir, "data"), blobPath(digest));
-        sizes.delete(digest);
-        await rm(dir, { recursive: true, force: true });
+        await serially(id, async () => {
+          const session = await requireSession(id);
+          const data = join(uploadDir(id), "data");
+          const hasher = session.hasher;
+          // digest() ends a hasher: a failed finish reads the data again next time
+          session.hasher = undefined;
+          const actual = hasher?.algorithm === digestAlgorithm(digest) ? hasher.digest() : await hashFile(data, digestAlgorithm(digest));
+          if (actual !== digest) {
+            throw new IntegrityError(`blob ${shortDigest(digest)}: digest mismatch (got ${shortDigest(actual)}) finishing upload ${id} ${where}`);
+          }
+          await mkdir(dirname(blobPath(digest)), { recursive: true });
+          // same filesystem: the verified data becomes the blob by rename, never copied
+          await rename(data, blobPath(digest));
+          sizes.set(digest, session.size);
+          sessions.delete(id);
+          await rm(uploadDir(id), { recursive: true, force: true });
+        });
       },
       async cancel(id) {
-        uploadHashers.delete(id);
-        await rm(uploadDir(id), { recursive: true, force: true });
+        if (!uploadIdPattern.test(id)) return;
+        await serially(id, async () => {
+          sessions.delete(id);
+          await rm(uploadDir(id), { recursive: true, force: true });
+        });
       },
       async *list() {
         for (const id of await listDir(join(root, "uploads"))) {
-          const session = uploadId.test(id) ? await uploadSession(id) : null;
+          const session = await getSession(id);
           if (session) yield session;
         }
       },

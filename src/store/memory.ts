@@ -1,6 +1,6 @@
 import type { Descriptor } from "../core/descriptor.ts";
-import { type Digest, isDigest } from "../core/digest.ts";
-import { IntegrityError } from "../core/errors.ts";
+import type { Digest } from "../core/digest.ts";
+import { NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, referrerDescriptor } from "../core/manifest.ts";
 import { BlobVerifier } from "../stream/verify.ts";
 import { storedManifest } from "./manifest-record.ts";
@@ -12,10 +12,26 @@ interface MemoryRepo {
   readonly blobs: Set<Digest>;
 }
 
+interface MemoryUpload {
+  session: UploadSession;
+  readonly chunks: Uint8Array[];
+}
+
+const tagPattern = /^[\w][\w.-]{0,127}$/;
+const uploadIdPattern = /^[0-9a-f]{32}$/;
+
+/** The same names the filesystem store accepts, so both behave alike behind `serve`. */
+function checkRepo(repo: string): void {
+  if (repo.split("/").some((part) => part === "" || part === "." || part === ".." || part.startsWith("_"))) {
+    throw new UsageError(`invalid repository name "${repo}"`);
+  }
+}
+
+/** Reads a body whole, each chunk seen by `onChunk` first (to verify it as it arrives). */
 async function collect(body: ReadableStream<Uint8Array> | Uint8Array, onChunk: (c: Uint8Array) => void): Promise<Uint8Array> {
   if (body instanceof Uint8Array) {
     onChunk(body);
-    return body;
+    return body.slice();
   }
   const chunks: Uint8Array[] = [];
   for await (const chunk of body) {
@@ -25,12 +41,14 @@ async function collect(body: ReadableStream<Uint8Array> | Uint8Array, onChunk: (
   return Buffer.concat(chunks);
 }
 
-/** A Store in maps: for tests, `serve --memory`, and embedding. */
+/** A Store in maps: for tests, `serve` without `--root`, and embedding. Nothing survives the process. */
 export function memoryStore(): Store {
   const blobs = new Map<Digest, Uint8Array>();
   const repos = new Map<string, MemoryRepo>();
-  const uploads = new Map<string, { session: UploadSession; chunks: Uint8Array[] }>();
-  const repo = (name: string): MemoryRepo => {
+  const uploads = new Map<string, MemoryUpload>();
+
+  const repoForWrite = (name: string): MemoryRepo => {
+    checkRepo(name);
     let r = repos.get(name);
     if (!r) {
       r = { manifests: new Map(), tags: new Map(), blobs: new Set() };
@@ -39,11 +57,17 @@ export function memoryStore(): Store {
     return r;
   };
   const putBlob = async (digest: Digest, body: ReadableStream<Uint8Array> | Uint8Array, size?: number) => {
-    const verifier = new BlobVerifier({ digest, size }, "storing it");
+    const verifier = new BlobVerifier({ digest, size }, "storing it in memory");
     const bytes = await collect(body, (c) => verifier.update(c));
     verifier.finish();
     blobs.set(digest, bytes);
   };
+  const upload = (id: string): MemoryUpload => {
+    const found = uploads.get(id);
+    if (!found) throw new NotFoundError(`upload ${id}: unknown`);
+    return found;
+  };
+
   return {
     blobs: {
       stat: async (d) => blobs.get(d)?.byteLength ?? null,
@@ -60,14 +84,17 @@ export function memoryStore(): Store {
     repos: {
       getManifest: async (name, reference) => {
         const r = repos.get(name);
-        const digest = isDigest(reference) ? (reference as Digest) : r?.tags.get(reference);
-        return (digest && r?.manifests.get(digest)) || null;
+        const digest = r?.tags.get(reference) ?? (reference as Digest);
+        return r?.manifests.get(digest) ?? null;
       },
       putManifest: async (name, m: RawManifest, tag?: string) => {
-        blobs.set(m.digest, m.bytes);
-        const r = repo(name);
-        r.manifests.set(m.digest, storedManifest(m));
-        if (tag) r.tags.set(tag, m.digest);
+        if (tag !== undefined && !tagPattern.test(tag)) throw new UsageError(`invalid tag "${tag}"`);
+        checkRepo(name);
+        const record = storedManifest(m);
+        await putBlob(m.digest, m.bytes, m.bytes.byteLength);
+        const r = repoForWrite(name);
+        r.manifests.set(m.digest, record);
+        if (tag !== undefined) r.tags.set(tag, m.digest);
       },
       deleteManifest: async (name, digest) => {
         const r = repos.get(name);
@@ -77,37 +104,40 @@ export function memoryStore(): Store {
       },
       deleteTag: async (name, tag) => repos.get(name)?.tags.delete(tag) ?? false,
       listTags: async (name) => [...(repos.get(name)?.tags.keys() ?? [])].sort(),
-      listRepos: async () => [...repos.keys()].filter((n) => repos.get(n)!.manifests.size + repos.get(n)!.blobs.size > 0).sort(),
+      listRepos: async () => [...repos].filter(([, r]) => r.manifests.size + r.blobs.size > 0).map(([name]) => name).sort(),
       referrers: async (name, subject) => {
         const found: Descriptor[] = [];
         for (const m of repos.get(name)?.manifests.values() ?? []) if (m.subject === subject) found.push(referrerDescriptor(m));
-        return found;
+        return found.sort((a, b) => (a.digest < b.digest ? -1 : 1));
       },
-      linkBlob: async (name, digest) => void repo(name).blobs.add(digest),
+      linkBlob: async (name, digest) => void repoForWrite(name).blobs.add(digest),
       hasBlobLink: async (name, digest) => repos.get(name)?.blobs.has(digest) ?? false,
       unlinkBlob: async (name, digest) => repos.get(name)?.blobs.delete(digest) ?? false,
       manifestLinks: async (name) => [...(repos.get(name)?.manifests.keys() ?? [])],
     },
     uploads: {
       start: async (name) => {
-        const session = { id: crypto.randomUUID().replace(/-/g, ""), repo: name, size: 0, startedAt: Date.now() };
+        checkRepo(name);
+        const session = { id: crypto.randomUUID().replaceAll("-", ""), repo: name, size: 0, startedAt: Date.now() };
         uploads.set(session.id, { session, chunks: [] });
         return session;
       },
-      get: async (id) => uploads.get(id)?.session ?? null,
+      get: async (id) => (uploadIdPattern.test(id) ? (uploads.get(id)?.session ?? null) : null),
       append: async (id, offset, body) => {
-        const upload = uploads.get(id);
-        if (!upload) throw new IntegrityError(`upload ${id}: unknown`);
-        if (offset !== upload.session.size) throw new UploadRangeError(upload.session.size);
+        const u = upload(id);
+        if (offset !== u.session.size) throw new UploadRangeError(u.session.size);
         const bytes = await collect(body, () => {});
-        upload.chunks.push(bytes);
-        upload.session = { ...upload.session, size: upload.session.size + bytes.byteLength };
-        return upload.session.size;
+        // again after the read: a concurrent chunk for the same offset may have landed meanwhile
+        if (uploads.get(id) !== u) throw new NotFoundError(`upload ${id}: unknown`);
+        if (offset !== u.session.size) throw new UploadRangeError(u.session.size);
+        u.chunks.push(bytes);
+        u.session = { ...u.session, size: u.session.size + bytes.byteLength };
+        return u.session.size;
       },
       finish: async (id, digest) => {
-        const upload = uploads.get(id);
-        if (!upload) throw new IntegrityError(`upload ${id}: unknown`);
-        await putBlob(digest, Buffer.concat(upload.chunks));
+        const u = upload(id);
+        // a mismatch leaves the session as it was, as the filesystem store does
+        await putBlob(digest, Buffer.concat(u.chunks), u.session.size);
         uploads.delete(id);
       },
       cancel: async (id) => void uploads.delete(id),

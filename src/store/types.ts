@@ -54,7 +54,7 @@ export interface RepoStore {
   linkBlob(repo: string, digest: Digest): Promise<void>;
   hasBlobLink(repo: string, digest: Digest): Promise<boolean>;
   unlinkBlob(repo: string, digest: Digest): Promise<boolean>;
-  /** Every manifest digest linked in `repo`, and every tag → digest (for garbage collection). */
+  /** Every manifest digest linked in `repo` (for garbage collection). */
   manifestLinks(repo: string): Promise<Digest[]>;
 }
 

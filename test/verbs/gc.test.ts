@@ -35,7 +35,7 @@ test("gc keeps what tags reach (and their referrers), removes the rest; --dry-ru
   const preview = await gc(store, { dryRun: true, now: old.startedAt + 25 * 3600_000 });
   expect(preview.manifests.map((m) => m.digest).sort()).toEqual([orphan.top.digest, orphanSbom.top.digest].sort());
   expect(preview.blobs).toContain(digestOf(stray));
-  expect(preview.uploads.sort()).toEqual([old.id, fresh.id].sort());
+  expect([...preview.uploads].sort()).toEqual([old.id, fresh.id].sort());
   expect(await store.blobs.stat(digestOf(stray))).not.toBeNull();
 
   const result = await gc(store, { now: fresh.startedAt + 1000, uploadMaxAgeMs: 0 });

@@ -1,0 +1,182 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { digestOf } from "../../src/core/digest.ts";
+import { IntegrityError, UsageError } from "../../src/core/errors.ts";
+import { MediaTypes } from "../../src/core/media-type.ts";
+import { fsStore } from "../../src/store/fs.ts";
+import { UploadRangeError } from "../../src/store/types.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+import { blobOf, describeStore, imageManifest, readAll, streamOf } from "./contract.ts";
+
+const scratch = tmpDir();
+const freshRoot = () => join(scratch, crypto.randomUUID());
+
+describeStore("fs", async () => fsStore(freshRoot(), { fsync: false }));
+
+/** Every path under `dir`, relative. */
+function walk(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" });
+}
+
+describe("fs store", () => {
+  test("an upload survives a restart and can be completed by the new instance", async () => {
+    const root = freshRoot();
+    const blob = blobOf("resumed", 9000);
+    const before = await fsStore(root);
+    const session = await before.uploads.start("team/app");
+    await before.uploads.append(session.id, 0, streamOf(blob.bytes.subarray(0, 5000)));
+
+    const after = await fsStore(root);
+    expect(await after.uploads.get(session.id)).toEqual({ ...session, size: 5000 });
+    await expect(after.uploads.append(session.id, 4000, blob.bytes.subarray(4000))).rejects.toBeInstanceOf(UploadRangeError);
+    await after.uploads.append(session.id, 5000, streamOf(blob.bytes.subarray(5000)));
+    await after.uploads.finish(session.id, blob.digest);
+    expect(await readAll(await after.blobs.get(blob.digest))).toEqual(blob.bytes);
+    expect(existsSync(join(root, "uploads", session.id))).toBe(false);
+  });
+
+  test("a new instance reads back tags, links, referrers and blobs from disk", async () => {
+    const root = freshRoot();
+    const config = blobOf("config", 30);
+    const manifest = imageManifest(config);
+    const sbom = imageManifest(blobOf("sbom", 10), { artifactType: "application/spdx+json", subject: { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.byteLength } });
+    const first = await fsStore(root, { fsync: false });
+    await first.blobs.put(config.digest, config.bytes);
+    await first.repos.linkBlob("a/b", config.digest);
+    await first.repos.putManifest("a/b", manifest, "v1");
+    await first.repos.putManifest("a/b", sbom);
+    await first.repos.putManifest("c", manifest);
+    await first.repos.deleteManifest("c", manifest.digest);
+
+    const second = await fsStore(root, { fsync: false });
+    expect(await second.repos.listRepos()).toEqual(["a/b"]);
+    expect(await second.repos.listTags("a/b")).toEqual(["v1"]);
+    expect((await second.repos.getManifest("a/b", "v1"))?.bytes).toEqual(manifest.bytes);
+    expect((await second.repos.getManifest("a/b", sbom.digest))?.subject).toBe(manifest.digest);
+    expect((await second.repos.referrers("a/b", manifest.digest)).map((d) => [d.digest, d.artifactType])).toEqual([[sbom.digest, "application/spdx+json"]]);
+    expect(await second.repos.hasBlobLink("a/b", config.digest)).toBe(true);
+    expect(await second.blobs.stat(config.digest)).toBe(30);
+    expect(second.blobs.filePath?.(config.digest)).toBe(join(root, "blobs", "sha256", config.digest.slice(7)));
+    expect(second.blobs.filePath?.(digestOf("absent"))).toBeUndefined();
+  });
+
+  test("sizes and manifests, once seen, are answered from memory", async () => {
+    const root = freshRoot();
+    const store = await fsStore(root, { fsync: false });
+    const blob = blobOf("cached", 100);
+    const manifest = imageManifest(blob);
+    await store.blobs.put(blob.digest, blob.bytes);
+    await store.repos.putManifest("app", manifest, "v1");
+    // behind the store's back: a cache that answers never notices
+    rmSync(join(root, "blobs"), { recursive: true });
+    expect(await store.blobs.stat(blob.digest)).toBe(100);
+    expect((await store.repos.getManifest("app", "v1"))?.bytes).toEqual(manifest.bytes);
+  });
+
+  test("leaves no temporary file behind, after successes and failures alike", async () => {
+    const root = freshRoot();
+    const store = await fsStore(root);
+    const blob = blobOf("layer", 20_000);
+    const wrong = blob.bytes.slice();
+    wrong[0]! ^= 1;
+    await expect(store.blobs.put(blob.digest, streamOf(wrong), wrong.byteLength)).rejects.toBeInstanceOf(IntegrityError);
+    await expect(store.blobs.put(blob.digest, streamOf(blob.bytes), 10)).rejects.toBeInstanceOf(IntegrityError);
+    const failing = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(blob.bytes.subarray(0, 100));
+        controller.error(new Error("connection reset"));
+      },
+    });
+    await expect(store.blobs.put(blob.digest, failing)).rejects.toThrow("connection reset");
+    await store.blobs.put(blob.digest, streamOf(blob.bytes));
+    await store.repos.linkBlob("app", blob.digest);
+    const manifest = imageManifest(blob);
+    await store.repos.putManifest("app", manifest, "v1");
+    await store.repos.putManifest("app", imageManifest(blobOf("x", 5)), "v1");
+    await store.repos.putManifest("app", imageManifest(blobOf("sig", 5), { subject: { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.byteLength } }));
+    await expect(store.repos.putManifest("app", { ...manifest, digest: digestOf("other") })).rejects.toBeInstanceOf(IntegrityError);
+    await store.repos.deleteTag("app", "v1");
+    await store.repos.deleteManifest("app", manifest.digest);
+    const upload = await store.uploads.start("app");
+    await store.uploads.append(upload.id, 0, blob.bytes.subarray(0, 500));
+    await expect(store.uploads.append(upload.id, 0, blob.bytes)).rejects.toBeInstanceOf(UploadRangeError);
+    const broken = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        controller.enqueue(blob.bytes.subarray(500, 700));
+        controller.error(new Error("client went away"));
+      },
+    });
+    await expect(store.uploads.append(upload.id, 500, broken)).rejects.toThrow("client went away");
+    expect((await store.uploads.get(upload.id))?.size).toBe(500);
+    await store.uploads.append(upload.id, 500, blob.bytes.subarray(500));
+    await expect(store.uploads.finish(upload.id, digestOf("not it"))).rejects.toBeInstanceOf(IntegrityError);
+    await store.uploads.finish(upload.id, blob.digest);
+    await store.uploads.cancel((await store.uploads.start("app")).id);
+
+    expect(walk(root).filter((path) => path.includes(".tmp-"))).toEqual([]);
+    expect(readdirSync(join(root, "uploads"))).toEqual([]);
+  });
+
+  test("32 concurrent pushes sharing layers all land whole", async () => {
+    const root = freshRoot();
+    const store = await fsStore(root, { fsync: false });
+    const layers = Array.from({ length: 8 }, (_, i) => blobOf(`layer ${i}`, 50_000 + i * 1000));
+    const push = async (n: number) => {
+      const repo = `team/app-${n}`;
+      const config = blobOf(`config ${n}`, 200);
+      const mine = [layers[n % 8]!, layers[(n + 3) % 8]!, layers[(n + 5) % 8]!];
+      for (const blob of [config, ...mine]) {
+        await store.blobs.put(blob.digest, streamOf(blob.bytes, 5), blob.bytes.byteLength);
+        await store.repos.linkBlob(repo, blob.digest);
+      }
+      const manifest = imageManifest(config, {
+        layers: mine.map((b) => ({ mediaType: MediaTypes.ociLayer, digest: b.digest, size: b.bytes.byteLength })),
+      });
+      await store.repos.putManifest(repo, manifest, "latest");
+      return { repo, manifest, blobs: [config, ...mine] };
+    };
+    const pushed = await Promise.all(Array.from({ length: 32 }, (_, n) => push(n)));
+
+    const reopened = await fsStore(root, { fsync: false });
+    expect(await reopened.repos.listRepos()).toEqual(pushed.map((p) => p.repo).sort());
+    for (const { repo, manifest, blobs } of pushed) {
+      expect((await reopened.repos.getManifest(repo, "latest"))?.digest).toBe(manifest.digest);
+      for (const blob of blobs) {
+        expect(await reopened.repos.hasBlobLink(repo, blob.digest)).toBe(true);
+        expect(digestOf((await readAll(await reopened.blobs.get(blob.digest)))!)).toBe(blob.digest);
+      }
+    }
+    expect(walk(root).filter((path) => path.includes(".tmp-"))).toEqual([]);
+  });
+
+  test("keeps everything under the root: names that climb out are refused", async () => {
+    const root = freshRoot();
+    const store = await fsStore(root, { fsync: false });
+    const manifest = imageManifest(blobOf("c", 5));
+    await expect(store.repos.putManifest("../outside", manifest)).rejects.toBeInstanceOf(UsageError);
+    await expect(store.repos.putManifest("app", manifest, "../../x")).rejects.toBeInstanceOf(UsageError);
+    await expect(store.uploads.start("/etc")).rejects.toBeInstanceOf(UsageError);
+    expect(await store.uploads.get("../../../etc/passwd")).toBeNull();
+    await store.uploads.cancel("../blobs");
+    expect(existsSync(join(root, "..", "outside"))).toBe(false);
+    expect(existsSync(join(root, "blobs"))).toBe(true);
+  });
+
+  test("ignores what a crash left: temporary tags, half-made or half-removed upload sessions", async () => {
+    const root = freshRoot();
+    const store = await fsStore(root, { fsync: false });
+    const manifest = imageManifest(blobOf("c", 5));
+    await store.repos.putManifest("app", manifest, "v1");
+    const live = await store.uploads.start("app");
+    writeFileSync(join(root, "repositories", "app", "_tags", "v1.tmp-0123456789ab"), manifest.digest);
+    const halfRemoved = "a".repeat(32);
+    mkdirSync(join(root, "uploads", halfRemoved));
+    writeFileSync(join(root, "uploads", halfRemoved, "info.json"), JSON.stringify({ repo: "app", startedAt: 1 }));
+
+    const reopened = await fsStore(root, { fsync: false });
+    expect(await reopened.repos.listTags("app")).toEqual(["v1"]);
+    expect(readdirSync(join(root, "uploads"))).toEqual([live.id]);
+    expect((await reopened.uploads.get(live.id))?.size).toBe(0);
+  });
+});
