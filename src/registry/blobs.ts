@@ -98,55 +98,75 @@ export async function mountBlob(client: RegistryClient, desc: Descriptor, fromRe
  * byte has passed our digest check.
  */
 export async function uploadBlob(client: RegistryClient, desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void> {
-  const what = `upload ${shortDigest(desc.digest)} to ${client.registry}/${client.repository}`;
-  const scopes = [client.pushScope];
-  const start = await client.expect("POST", `/v2/${client.repository}/blobs/uploads/`, [202], what, { scopes });
-  await start.body?.cancel();
-  let location = await locationOf(client, start, what);
-  try {
+  await withUploadSession(client, desc, async (location, what) => {
     if (desc.size <= monolithicLimit) {
       const bytes = new Uint8Array(await new Response(verifyStream(body, desc, `reading for ${what}`)).arrayBuffer());
-      await finish(client, location, desc, what, bytes);
-      return;
+      return finish(client, location, desc, what, bytes);
     }
     const verifier = new BlobVerifier(desc, `reading for ${what}`);
     let failure: unknown;
+    const guard = (step: () => void) => {
+      try {
+        step();
+      } catch (err) {
+        failure = err;
+        throw err;
+      }
+    };
     const checked = body.pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
-          try {
-            verifier.update(chunk);
-          } catch (err) {
-            failure = err;
-            throw err;
-          }
+          guard(() => verifier.update(chunk));
           controller.enqueue(chunk);
         },
-        flush() {
-          try {
-            verifier.finish();
-          } catch (err) {
-            failure = err;
-            throw err;
-          }
-        },
+        flush: () => guard(() => verifier.finish()),
       }),
     );
-    let patched: Response;
-    try {
-      patched = await client.request("PATCH", location, { headers: { "Content-Type": "application/octet-stream" }, body: checked, scopes });
-    } catch (err) {
-      throw failure ?? err;
-    }
-    if (failure) throw failure;
-    if (patched.status !== 202) throw await registryErrorFrom(patched, what);
-    await patched.body?.cancel();
-    location = await locationOf(client, patched, what);
-    await finish(client, location, desc, what);
+    await patchAndFinish(client, location, desc, what, checked, async () => {
+      if (failure) throw failure;
+    });
+  });
+}
+
+/**
+ * Uploads a blob from a local file: one PATCH whose body is the file itself (known length, sent
+ * by Bun without a stream in between: a third of the CPU of a streamed body on both sides), while
+ * the same file is hashed here in parallel. The closing PUT goes only when our digest matched.
+ */
+export async function uploadBlobFile(client: RegistryClient, desc: Descriptor, path: string): Promise<void> {
+  await withUploadSession(client, desc, async (location, what) => {
+    const verified = verifyFile(path, desc, `reading for ${what}`);
+    await patchAndFinish(client, location, desc, what, Bun.file(path), () => verified);
+  });
+}
+
+/** POST a session, run the upload, and cancel the session (DELETE) if anything fails. */
+async function withUploadSession(client: RegistryClient, desc: Descriptor, upload: (location: URL, what: string) => Promise<void>): Promise<void> {
+  const what = `upload ${shortDigest(desc.digest)} to ${client.registry}/${client.repository}`;
+  const start = await client.expect("POST", `/v2/${client.repository}/blobs/uploads/`, [202], what, { scopes: [client.pushScope] });
+  await start.body?.cancel();
+  const location = await locationOf(client, start, what);
+  try {
+    await upload(location, what);
   } catch (err) {
-    await client.request("DELETE", location, { scopes }).then((r) => r.body?.cancel()).catch(() => {});
+    await client.request("DELETE", location, { scopes: [client.pushScope] }).then((r) => r.body?.cancel()).catch(() => {});
     throw err;
   }
+}
+
+/** One PATCH with the whole body, then the closing PUT; `verified` settles our own digest check first. */
+async function patchAndFinish(client: RegistryClient, location: URL, desc: Descriptor, what: string, body: ReadableStream<Uint8Array> | Blob, verified: () => Promise<void>): Promise<void> {
+  let patched: Response;
+  try {
+    patched = await client.request("PATCH", location, { headers: { "Content-Type": "application/octet-stream" }, body, scopes: [client.pushScope] });
+  } catch (err) {
+    await verified(); // a failed digest check explains a failed request better than the request does
+    throw err;
+  }
+  await verified();
+  if (patched.status !== 202) throw await registryErrorFrom(patched, what);
+  await patched.body?.cancel();
+  await finish(client, await locationOf(client, patched, what), desc, what);
 }
 
 async function locationOf(client: RegistryClient, response: Response, what: string): Promise<URL> {
@@ -165,31 +185,6 @@ async function finish(client: RegistryClient, location: URL, desc: Descriptor, w
     scopes: [client.pushScope],
   });
   await response.body?.cancel();
-}
-
-/**
- * Uploads a blob from a local file: one PATCH whose body is the file itself (known length, sent
- * by Bun without a stream in between: a third of the CPU of a streamed body on both sides), while
- * the same file is hashed here in parallel. The closing PUT goes only when our digest matched.
- */
-export async function uploadBlobFile(client: RegistryClient, desc: Descriptor, path: string): Promise<void> {
-  const what = `upload ${shortDigest(desc.digest)} to ${client.registry}/${client.repository}`;
-  const scopes = [client.pushScope];
-  const start = await client.expect("POST", `/v2/${client.repository}/blobs/uploads/`, [202], what, { scopes });
-  await start.body?.cancel();
-  let location = await locationOf(client, start, what);
-  try {
-    const verified = verifyFile(path, desc, `reading for ${what}`);
-    const patched = await client.request("PATCH", location, { headers: { "Content-Type": "application/octet-stream" }, body: Bun.file(path), scopes });
-    await verified;
-    if (patched.status !== 202) throw await registryErrorFrom(patched, what);
-    await patched.body?.cancel();
-    location = await locationOf(client, patched, what);
-    await finish(client, location, desc, what);
-  } catch (err) {
-    await client.request("DELETE", location, { scopes }).then((r) => r.body?.cancel()).catch(() => {});
-    throw err;
-  }
 }
 
 async function verifyFile(path: string, desc: Descriptor, where: string): Promise<void> {

@@ -52,7 +52,7 @@ class DirSource implements ImageSource {
   private readonly tree;
   private top?: RawManifest;
 
-  constructor(private readonly path: string) {
+  constructor(path: string) {
     this.tree = directoryTree(path);
   }
 

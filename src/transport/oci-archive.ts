@@ -13,7 +13,7 @@ import {
   indexJsonWith,
   ociLayoutBytes,
   ociLayoutFile,
-  parseLayoutSelector,
+  parseLayoutReference,
   readIndexJson,
   refNameAnnotation,
 } from "./oci-layout.ts";
@@ -23,10 +23,8 @@ import type { ImageDestination, ImageRef, ImageSource, OpenOptions, Transport } 
 export const ociArchiveTransport: Transport = {
   name: "oci-archive",
   parse(rest) {
-    const colon = rest.indexOf(":");
-    const path = colon === -1 ? rest : rest.slice(0, colon);
-    if (path === "") throw new UsageError(`oci-archive:${rest}: missing the archive's path`);
-    return new OciArchiveRef(path, parseLayoutSelector(colon === -1 ? "" : rest.slice(colon + 1), `oci-archive:${path}`));
+    const { path, selector } = parseLayoutReference(rest, "oci-archive", "archive");
+    return new OciArchiveRef(path, selector);
   },
 };
 

@@ -20,6 +20,14 @@ export type LayoutSelector =
 
 const tagPattern = /^[A-Za-z0-9][A-Za-z0-9._\-:/@+]*$/;
 
+/** `PATH[:REF]` as skopeo splits it, at the first colon, for `oci:` and `oci-archive:`. */
+export function parseLayoutReference(rest: string, transport: string, what: string): { path: string; selector: LayoutSelector } {
+  const colon = rest.indexOf(":");
+  const path = colon === -1 ? rest : rest.slice(0, colon);
+  if (path === "") throw new UsageError(`${transport}:${rest}: missing the ${what}'s path`);
+  return { path, selector: parseLayoutSelector(colon === -1 ? "" : rest.slice(colon + 1), `${transport}:${path}`) };
+}
+
 /** Parses the part after `PATH:` in `oci:PATH:REF` (empty means "the only image"). */
 export function parseLayoutSelector(text: string, where: string): LayoutSelector {
   if (text === "") return { kind: "only" };

@@ -16,7 +16,7 @@ import {
   indexJsonWithout,
   ociLayoutBytes,
   ociLayoutFile,
-  parseLayoutSelector,
+  parseLayoutReference,
   readIndexJson,
   refNameAnnotation,
   selectEntry,
@@ -27,10 +27,8 @@ import type { ImageDestination, ImageRef, OpenOptions, Transport } from "./types
 export const ociTransport: Transport = {
   name: "oci",
   parse(rest) {
-    const colon = rest.indexOf(":");
-    const path = colon === -1 ? rest : rest.slice(0, colon);
-    if (path === "") throw new UsageError(`oci:${rest}: missing the layout's path`);
-    return new OciRef(path, parseLayoutSelector(colon === -1 ? "" : rest.slice(colon + 1), `oci:${path}`));
+    const { path, selector } = parseLayoutReference(rest, "oci", "layout");
+    return new OciRef(path, selector);
   },
 };
 

@@ -1,6 +1,5 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import { digestOf } from "../../src/core/digest.ts";
-import { encodeManifest } from "../../src/core/manifest.ts";
 import { MediaTypes } from "../../src/core/media-type.ts";
 import { type Authorize, htpasswdPolicy, openPolicy } from "../../src/server/access.ts";
 import { type HandlerOptions, createHandler } from "../../src/server/handler.ts";
