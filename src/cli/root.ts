@@ -18,6 +18,7 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   catalog: () => import("./commands/catalog.ts"),
   serve: () => import("./commands/serve.ts"),
   gc: () => import("./commands/gc.ts"),
+  mirror: () => import("./commands/mirror.ts"),
 };
 
 export const commandNames = Object.keys(modules);

@@ -34,6 +34,10 @@ export class DockerRef implements ImageRef {
     return this.reference.repository;
   }
 
+  get tag(): string | undefined {
+    return this.reference.tag;
+  }
+
   toString(): string {
     return `docker://${formatReference(this.reference)}`;
   }

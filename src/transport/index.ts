@@ -5,10 +5,11 @@ import { dockerArchiveTransport } from "./docker-archive.ts";
 import { memoryTransport } from "./memory.ts";
 import { ociTransport } from "./oci.ts";
 import { ociArchiveTransport } from "./oci-archive.ts";
+import { staticTransport } from "./static.ts";
 import type { ImageRef, Transport } from "./types.ts";
 
 /** Every transport, by the prefix it answers to. */
-export const transports: readonly Transport[] = [dockerTransport, ociTransport, ociArchiveTransport, dirTransport, dockerArchiveTransport, memoryTransport];
+export const transports: readonly Transport[] = [dockerTransport, ociTransport, ociArchiveTransport, dirTransport, dockerArchiveTransport, staticTransport, memoryTransport];
 
 const byName = new Map(transports.map((t) => [t.name, t]));
 

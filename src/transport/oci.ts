@@ -43,6 +43,10 @@ class OciRef implements ImageRef {
     return `oci:${this.path}${formatLayoutSelector(this.selector)}`;
   }
 
+  get tag(): string | undefined {
+    return this.selector.kind === "tag" ? this.selector.tag : undefined;
+  }
+
   async openSource() {
     return new OciLayoutSource(directoryTree(this.path), this.selector, `oci:${this.path}`);
   }

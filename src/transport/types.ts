@@ -29,6 +29,8 @@ export interface ImageRef {
   readonly repository?: string;
   /** The registry host, for docker:// references. */
   readonly registry?: string;
+  /** The tag the reference names, where it names one. */
+  readonly tag?: string;
   openSource(opts?: OpenOptions): Promise<ImageSource>;
   openDestination(opts?: OpenOptions): Promise<ImageDestination>;
   /** The same repository or layout under another tag, or one of its manifests by digest (untagged as a destination). */
