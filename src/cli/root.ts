@@ -19,6 +19,7 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   serve: () => import("./commands/serve.ts"),
   gc: () => import("./commands/gc.ts"),
   mirror: () => import("./commands/mirror.ts"),
+  sync: () => import("./commands/sync.ts"),
 };
 
 export const commandNames = Object.keys(modules);

@@ -1,0 +1,84 @@
+import { StevedoreError, UsageError } from "../core/errors.ts";
+import { mapLimit } from "../stream/limit.ts";
+import { parseImageRef } from "../transport/index.ts";
+import type { ImageRef } from "../transport/types.ts";
+import { type CopyOptions, type CopyResult, copy } from "./copy.ts";
+
+/** One `SRC DST` line of a spec; `line` numbers it for messages. */
+export interface SyncJob {
+  readonly line: number;
+  readonly source: string;
+  readonly destination: string;
+}
+
+export interface SyncLineResult {
+  readonly line: number;
+  readonly source: string;
+  readonly destination: string;
+  /** With dryRun: what the source resolves to now; else what was written. */
+  readonly digest?: string;
+  readonly blobs?: CopyResult["blobs"];
+  readonly error?: string;
+  readonly exitCode?: number;
+}
+
+export interface SyncOptions extends CopyOptions {
+  /** Images copied at once (default 2). */
+  readonly parallel?: number;
+  /** Resolve every source and say what would be copied; write nothing. */
+  readonly dryRun?: boolean;
+}
+
+/** Parses a spec: `SRC DST` per line, `#` comments, blank lines skipped; malformed lines become errors of their own. */
+export function parseSyncSpec(text: string): { jobs: SyncJob[]; errors: SyncLineResult[] } {
+  const jobs: SyncJob[] = [];
+  const errors: SyncLineResult[] = [];
+  for (const [i, raw] of text.split(/\r?\n/).entries()) {
+    const line = raw.replace(/(^|\s)#.*$/, "").trim();
+    if (line === "") continue;
+    const fields = line.split(/\s+/);
+    if (fields.length !== 2) {
+      errors.push({ line: i + 1, source: fields[0] ?? "", destination: fields[1] ?? "", error: `line ${i + 1}: expected "SRC DST", got ${fields.length} fields`, exitCode: 2 });
+      continue;
+    }
+    jobs.push({ line: i + 1, source: fields[0]!, destination: fields[1]! });
+  }
+  return { jobs, errors };
+}
+
+/**
+ * Runs every job, `parallel` at a time; one failing line never stops the others. Results come
+ * back in line order, malformed lines included.
+ */
+export async function sync(jobs: readonly SyncJob[], options: SyncOptions = {}): Promise<SyncLineResult[]> {
+  return mapLimit(jobs, options.parallel ?? 2, async (job): Promise<SyncLineResult> => {
+    const base = { line: job.line, source: job.source, destination: job.destination };
+    try {
+      const src = parseImageRef(job.source);
+      const dst = parseImageRef(job.destination);
+      if (options.dryRun) return { ...base, digest: await resolveDigest(src, options) };
+      const result = await copy(src, dst, options);
+      return { ...base, digest: result.digest, blobs: result.blobs };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      return { ...base, error: `line ${job.line}: ${message}`, exitCode: err instanceof StevedoreError ? err.exitCode : 1 };
+    }
+  });
+}
+
+async function resolveDigest(src: ImageRef, options: SyncOptions): Promise<string> {
+  const source = await src.openSource({ signal: options.signal, registry: options.sourceRegistry });
+  try {
+    return (await source.resolve()).digest;
+  } finally {
+    await source.close();
+  }
+}
+
+/** Reads a spec file, or standard input for `-`. */
+export async function readSpec(path: string): Promise<string> {
+  if (path === "-") return Bun.stdin.text();
+  const file = Bun.file(path);
+  if (!(await file.exists())) throw new UsageError(`${path}: no such spec file`);
+  return file.text();
+}

@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Exit } from "../../src/core/errors.ts";
+import { parseImageRef } from "../../src/transport/index.ts";
+import { binary, requirePeer, run, stevedore } from "../helpers/cli.ts";
+import { randomImage, writeImage } from "../helpers/random-image.ts";
+import { readBack } from "../helpers/read-image.ts";
+import { freePort } from "../helpers/registry.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+const nginx = requirePeer("nginx");
+const skopeo = requirePeer("skopeo");
+const platforms = [
+  { os: "linux", architecture: "amd64" },
+  { os: "linux", architecture: "arm64" },
+];
+
+describe("mirror into a static tree served by nginx", () => {
+  const dir = tmpDir();
+  // nginx's workers run as www-data: the tree must be readable to them, as a served tree would be
+  chmodSync(dir, 0o755);
+  const tree = join(dir, "tree");
+  const single = randomImage({ layers: 2, seed: 801 });
+  const multi = randomImage({ layers: 1, seed: 802, platforms });
+  const port = freePort();
+  const host = `127.0.0.1:${port}`;
+  let server: ReturnType<typeof Bun.spawn> | undefined;
+  const sk = (args: string[]) => run([skopeo, "--insecure-policy", ...args]);
+
+  beforeAll(async () => {
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:single`), single);
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:multi`), multi);
+    const result = await stevedore(["mirror", "-q", "--all", `oci:${join(dir, "src")}:single=team/single:1.0`, `oci:${join(dir, "src")}:multi=team/multi:2.0`, "--to", tree, "--nginx-conf", join(dir, "nginx.conf"), "--caddyfile", join(dir, "Caddyfile"), "--listen", host]);
+    if (result.exitCode !== 0) throw new Error(result.stderr);
+    server = Bun.spawn([nginx, "-c", join(dir, "nginx.conf"), "-g", "daemon off;"], { stderr: "pipe" });
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(`http://${host}/v2/`).then(() => true, () => false)) return;
+      await Bun.sleep(50);
+    }
+    throw new Error(`nginx did not start: ${await new Response(server.stderr as ReadableStream).text()}`);
+  });
+  afterAll(() => server?.kill());
+
+  test("/v2/, manifests with their Content-Type and Docker-Content-Digest, blobs, tags/list; writes are 405", async () => {
+    expect((await fetch(`http://${host}/v2/`)).headers.get("docker-distribution-api-version")).toBe("registry/2.0");
+    for (const ref of ["2.0", multi.top.digest]) {
+      const r = await fetch(`http://${host}/v2/team/multi/manifests/${ref}`, { method: "HEAD" });
+      expect(r.headers.get("content-type")).toBe(multi.top.mediaType);
+      expect(r.headers.get("docker-content-digest")).toBe(multi.top.digest);
+    }
+    const [blob] = single.blobs.values();
+    expect((await fetch(`http://${host}/v2/team/single/blobs/${blob!.desc.digest}`)).headers.get("docker-content-digest")).toBe(blob!.desc.digest);
+    expect(await (await fetch(`http://${host}/v2/team/multi/tags/list`)).json()).toEqual({ name: "team/multi", tags: ["2.0"] });
+    expect((await fetch(`http://${host}/v2/team/single/manifests/1.0`, { method: "PUT", body: "{}" })).status).toBe(405);
+    expect((await fetch(`http://${host}/v2/team/single/manifests/nope`)).status).toBe(404);
+  });
+
+  test("skopeo inspects and copies by tag, by digest and with --all; digests identical to the source", async () => {
+    const inspected = JSON.parse((await sk(["inspect", "--tls-verify=false", `docker://${host}/team/single:1.0`])).stdout);
+    expect(inspected.Digest).toBe(single.top.digest);
+    const byTag = `oci:${join(dir, "skopeo")}:tag`;
+    expect((await sk(["copy", "-q", "--src-tls-verify=false", `docker://${host}/team/single:1.0`, byTag])).stderr).toBe("");
+    expect((await readBack(byTag)).digest).toBe(single.top.digest);
+    const byDigest = `oci:${join(dir, "skopeo")}:digest`;
+    expect((await sk(["copy", "-q", "--src-tls-verify=false", `docker://${host}/team/single@${single.top.digest}`, byDigest])).stderr).toBe("");
+    expect((await readBack(byDigest)).digest).toBe(single.top.digest);
+    const all = `oci:${join(dir, "skopeo")}:all`;
+    expect((await sk(["copy", "-q", "--all", "--src-tls-verify=false", `docker://${host}/team/multi:2.0`, all])).stderr).toBe("");
+    expect((await readBack(all)).children).toEqual(multi.images.map((m) => m.digest));
+  });
+
+  test("stevedore's docker:// pulls from it too, and reads the tree directly as static:", async () => {
+    expect((await readBack(`docker://${host}/team/multi:2.0`)).children).toEqual(multi.images.map((m) => m.digest));
+    expect((await readBack(`static:${tree}/team/single:1.0`)).digest).toBe(single.top.digest);
+    expect((await stevedore(["tags", `static:${tree}/team/multi`])).stdout).toBe("2.0\n");
+  });
+
+  test("the Caddyfile carries the same rules (Caddy is not installed here)", () => {
+    const caddy = readFileSync(join(dir, "Caddyfile"), "utf8");
+    expect(caddy).toContain(`root * ${tree}`);
+    expect(caddy).toContain(`path /v2/team/multi/manifests/2.0`);
+    expect(caddy).toContain(`Content-Type ${multi.top.mediaType}`);
+    expect(caddy).toContain(`Docker-Content-Digest ${multi.top.digest}`);
+    expect(caddy).toContain("respond @write 405");
+  });
+
+  test("rerunning mirror skips what is there and regenerates the config", async () => {
+    const again = await stevedore(["mirror", "--json", "--all", `oci:${join(dir, "src")}:multi=team/multi:2.1`, "--to", tree, "--nginx-conf", join(dir, "nginx.conf"), "--listen", host]);
+    expect(again.exitCode).toBe(0);
+    expect(readFileSync(join(dir, "nginx.conf"), "utf8")).toContain("/v2/team/multi/manifests/2.1");
+    const copied = await stevedore(["copy", "--json", "--all", `oci:${join(dir, "src")}:multi`, `static:${tree}/team/multi:2.2`]);
+    expect(JSON.parse(copied.stdout).blobs.copied).toBe(0);
+  });
+});
+
+describe("mirror: bad input and interruption", () => {
+  const dir = tmpDir();
+
+  test("a directory that is not a static tree, or a file, is refused (exit 2)", async () => {
+    const image = randomImage({ seed: 901 });
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:x`), image);
+    mkdirSync(join(dir, "plain"));
+    writeFileSync(join(dir, "plain", "notes.txt"), "mine");
+    writeFileSync(join(dir, "file"), "x");
+    for (const target of [join(dir, "plain"), join(dir, "file")]) {
+      const result = await stevedore(["mirror", `oci:${join(dir, "src")}:x=a/b`, "--to", target]);
+      expect(result.exitCode).toBe(Exit.usage);
+      expect(result.stderr.trim().split("\n").at(-1)).toMatch(/not a static tree|not a directory/);
+    }
+    expect(existsSync(join(dir, "plain", "v2"))).toBe(false);
+  });
+
+  test("a source without a repository name must be given one", async () => {
+    const result = await stevedore(["mirror", `oci:${join(dir, "src")}:x`, "--to", join(dir, "tree")]);
+    expect(result.exitCode).toBe(Exit.usage);
+    expect(result.stderr).toContain("=NAME[:TAG]");
+  });
+
+  test("a mirror killed mid-copy leaves every tag that was visible before still pullable", async () => {
+    const tree = join(dir, "killed");
+    const first = randomImage({ layers: 1, seed: 902 });
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:first`), first);
+    expect((await stevedore(["mirror", "-q", `oci:${join(dir, "src")}:first=app/one:v1`, "--to", tree])).exitCode).toBe(0);
+    const big = randomImage({ layers: 4, size: 24 << 20, seed: 903, gzip: false });
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:big`), big);
+    const proc = Bun.spawn([binary, "mirror", "-q", `oci:${join(dir, "src")}:big=app/one:v1`, "--to", tree], { stderr: "pipe" });
+    await Bun.sleep(150);
+    proc.kill("SIGKILL");
+    await proc.exited;
+    expect((await readBack(`static:${tree}/app/one:v1`)).digest).toBeOneOf([first.top.digest, big.top.digest]);
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parseImageRef } from "../../src/transport/index.ts";
+import { parseSyncSpec } from "../../src/verbs/sync.ts";
+import { stevedore } from "../helpers/cli.ts";
+import { randomImage, writeImage } from "../helpers/random-image.ts";
+import { readBack } from "../helpers/read-image.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+describe("sync", () => {
+  const dir = tmpDir();
+  const a = randomImage({ seed: 1001 });
+  const b = randomImage({ seed: 1002, layers: 3 });
+  const spec = (out: string) => `# nightly mirror
+oci:${join(dir, "src")}:a oci:${join(dir, out)}:a
+
+oci:${join(dir, "src")}:b   dir:${join(dir, out)}-b   # trailing comment
+foo:bar oci:${join(dir, out)}:bad
+oci:${join(dir, "src")}:missing oci:${join(dir, out)}:missing
+just-one-field
+`;
+
+  test("good lines land; bad ones are reported by line number; the exit code is non-zero", async () => {
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:a`), a);
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:b`), b);
+    await Bun.write(join(dir, "spec.txt"), spec("out"));
+    const result = await stevedore(["sync", "--json", join(dir, "spec.txt")]);
+    expect(result.exitCode).toBe(1);
+    const lines = JSON.parse(result.stdout) as { line: number; digest?: string; error?: string; blobs?: { copied: number } }[];
+    expect(lines.map((l) => l.line)).toEqual([2, 4, 5, 6, 7]);
+    expect(lines[0]).toMatchObject({ digest: a.top.digest, blobs: { copied: 3 } });
+    expect(lines[1]!.digest).toBe(b.top.digest);
+    expect(lines[2]!.error).toMatch(/^line 5: unknown transport "foo"/);
+    expect(lines[3]!.error).toMatch(/^line 6: .*no such image/);
+    expect(lines[4]!.error).toMatch(/^line 7: expected "SRC DST"/);
+    expect((await readBack(`oci:${join(dir, "out")}:a`)).digest).toBe(a.top.digest);
+    expect((await readBack(`dir:${join(dir, "out")}-b`)).digest).toBe(b.top.digest);
+    expect(result.stderr).toContain("2 of 5 lines copied, 3 failed");
+  });
+
+  test("--dry-run resolves and prints, and changes nothing; - reads the spec from stdin", async () => {
+    const result = await stevedore(["sync", "--dry-run", "-"], { stdin: spec("dry") });
+    expect(result.exitCode).toBe(1);
+    expect(result.stdout).toContain(`would copy oci:${join(dir, "src")}:a oci:${join(dir, "dry")}:a ${a.top.digest}`);
+    expect(existsSync(join(dir, "dry"))).toBe(false);
+    expect(existsSync(join(dir, "dry-b"))).toBe(false);
+  });
+
+  test("a clean spec exits 0", async () => {
+    const result = await stevedore(["sync", "-q", "-"], { stdin: `oci:${join(dir, "src")}:a oci:${join(dir, "clean")}:a\n` });
+    expect(result.exitCode).toBe(0);
+  });
+
+  test("parseSyncSpec keeps line numbers and strips comments", () => {
+    expect(parseSyncSpec("# c\n\n a  b # x\n").jobs).toEqual([{ line: 3, source: "a", destination: "b" }]);
+  });
+});
