@@ -25,6 +25,8 @@ export interface SyncLineResult {
 export interface SyncOptions extends CopyOptions {
   /** Images copied at once (default 2). */
   readonly parallel?: number;
+  /** Keep going after a failed line (default true); false skips the lines not yet started. */
+  readonly continueOnError?: boolean;
   /** Resolve every source and say what would be copied; write nothing. */
   readonly dryRun?: boolean;
 }
@@ -51,8 +53,10 @@ export function parseSyncSpec(text: string): { jobs: SyncJob[]; errors: SyncLine
  * back in line order, malformed lines included.
  */
 export async function sync(jobs: readonly SyncJob[], options: SyncOptions = {}): Promise<SyncLineResult[]> {
+  let stop = false;
   return mapLimit(jobs, options.parallel ?? 2, async (job): Promise<SyncLineResult> => {
     const base = { line: job.line, source: job.source, destination: job.destination };
+    if (stop) return { ...base, error: `line ${job.line}: skipped after an earlier line failed`, exitCode: 1 };
     try {
       const src = parseImageRef(job.source);
       const dst = parseImageRef(job.destination);
@@ -60,6 +64,7 @@ export async function sync(jobs: readonly SyncJob[], options: SyncOptions = {}):
       const result = await copy(src, dst, options);
       return { ...base, digest: result.digest, blobs: result.blobs };
     } catch (err) {
+      stop = options.continueOnError === false;
       const message = err instanceof Error ? err.message : String(err);
       return { ...base, error: `line ${job.line}: ${message}`, exitCode: err instanceof StevedoreError ? err.exitCode : 1 };
     }

@@ -11,6 +11,7 @@ import { cliSignal } from "../signal.ts";
 export const examples = [
   "stevedore mirror --all docker://localhost:5000/team/app:1.0 --to ./mirror --nginx-conf ./mirror.nginx.conf",
   "stevedore mirror oci:./build:app=team/app:1.0 --to ./mirror --caddyfile ./Caddyfile",
+  "stevedore mirror --to ./mirror --nginx-conf ./mirror.nginx.conf     # regenerate the config only",
 ];
 
 export default defineCommand({
@@ -31,7 +32,7 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     if (!args.to) throw new UsageError("missing --to DIR");
     const sources = args._.filter((a) => a !== "mirror");
-    if (sources.length === 0) throw new UsageError("name at least one image to mirror");
+    if (sources.length === 0 && !args["nginx-conf"] && !args.caddyfile) throw new UsageError("name at least one image to mirror (or a config to regenerate)");
     const results = await mirror(sources, args.to, {
       nginxConf: args["nginx-conf"],
       caddyfile: args.caddyfile,

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { StevedoreError } from "../../core/errors.ts";
 import { parseSyncSpec, readSpec, sync } from "../../verbs/sync.ts";
-import { commonArgs, jobsArg, jsonArg, platformArg, platformsFrom, positiveInt, required } from "../args.ts";
+import { commonArgs, jsonArg, platformArg, platformsFrom, positiveInt, required } from "../args.ts";
 import { log } from "../log.ts";
 import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
 import { printJson, printLines } from "../render.ts";
@@ -19,9 +19,9 @@ export default defineCommand({
     spec: { type: "positional", description: "Spec file, or - for standard input" },
     all: { type: "boolean", alias: "a", description: "Copy every platform of each index" },
     "dry-run": { type: "boolean", description: "Resolve every source and print what would be copied; write nothing" },
-    parallel: { type: "string", valueHint: "N", description: "Images copied at once (default 2)" },
+    jobs: { type: "string", alias: "j", valueHint: "N", description: "Images copied at once (default 2)" },
+    "continue-on-error": { type: "boolean", default: true, negativeDescription: "Stop starting new lines after the first failure", description: "Keep going after a failed line (default)" },
     ...platformArg,
-    ...jobsArg,
     ...jsonArg,
     ...copyRegistryArgs,
     ...commonArgs,
@@ -31,11 +31,11 @@ export default defineCommand({
     const results = [
       ...errors,
       ...(await sync(jobs, {
-        parallel: positiveInt(args.parallel, "--parallel"),
+        parallel: positiveInt(args.jobs, "--jobs"),
+        continueOnError: args["continue-on-error"],
         dryRun: args["dry-run"],
         all: args.all,
         platforms: platformsFrom(rawArgs),
-        jobs: positiveInt(args.jobs, "--jobs"),
         sourceRegistry: registryOptionsFrom(args, "src"),
         destinationRegistry: registryOptionsFrom(args, "dest"),
         signal: cliSignal,
