@@ -2,7 +2,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Exit } from "../../src/core/errors.ts";
+import { MediaTypes } from "../../src/core/media-type.ts";
+import { RegistryClient } from "../../src/registry/client.ts";
+import { listReferrers, referrersTag } from "../../src/registry/referrers.ts";
 import { parseImageRef } from "../../src/transport/index.ts";
+import { artifactFor } from "../helpers/artifact.ts";
 import { binary, requirePeer, run, stevedore } from "../helpers/cli.ts";
 import { randomImage, writeImage } from "../helpers/random-image.ts";
 import { readBack } from "../helpers/read-image.ts";
@@ -74,6 +78,18 @@ describe("mirror into a static tree served by nginx", () => {
     expect((await readBack(`docker://${host}/team/multi:2.0`)).children).toEqual(multi.images.map((m) => m.digest));
     expect((await readBack(`static:${tree}/team/single:1.0`)).digest).toBe(single.top.digest);
     expect((await stevedore(["tags", `static:${tree}/team/multi`])).stdout).toBe("2.0\n");
+  });
+
+  test("referrers land as a static Referrers API answer and the fallback tag", async () => {
+    const sbom = artifactFor(single.top, "application/spdx+json", '{"spdxVersion":"SPDX-2.3"}');
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:@${sbom.top.digest}`), sbom);
+    const result = await stevedore(["mirror", "--json", "--referrers", `oci:${join(dir, "src")}:single=team/single:1.0`, "--to", tree]);
+    expect(result.exitCode).toBe(0);
+    const answer = await fetch(`http://${host}/v2/team/single/referrers/${single.top.digest}`);
+    expect(answer.headers.get("content-type")).toBe(MediaTypes.ociIndex);
+    expect(((await answer.json()) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest)).toEqual([sbom.top.digest]);
+    expect((await listReferrers(new RegistryClient(host, "team/single"), single.top.digest)).map((d) => d.artifactType)).toEqual(["application/spdx+json"]);
+    expect(existsSync(join(tree, "v2/team/single/manifests", referrersTag(single.top.digest)))).toBe(true);
   });
 
   test("the Caddyfile carries the same rules (Caddy is not installed here)", () => {
