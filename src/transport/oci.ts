@@ -81,6 +81,18 @@ class OciRef implements ImageRef {
   }
 }
 
+/** index.json updates of one layout, one at a time in this process (sync copies into one layout at once). */
+const indexJsonUpdates = new Map<string, Promise<unknown>>();
+
+function updateIndexJson(root: string, update: () => Promise<void>): Promise<void> {
+  const previous = indexJsonUpdates.get(root) ?? Promise.resolve();
+  const next = previous.catch(() => {}).then(update);
+  indexJsonUpdates.set(root, next);
+  return next.finally(() => {
+    if (indexJsonUpdates.get(root) === next) indexJsonUpdates.delete(root);
+  });
+}
+
 class OciDirectoryDestination implements ImageDestination {
   readonly caps = { manifestTypes: acceptedManifestTypes, manyImages: true };
 
@@ -114,10 +126,12 @@ class OciDirectoryDestination implements ImageDestination {
     if (!(await Bun.file(join(this.root, ociLayoutFile)).exists())) {
       await writeFileAtomic(join(this.root, ociLayoutFile), ociLayoutBytes, { fsync: this.fsync });
     }
-    const tree = directoryTree(this.root);
-    const existing = (await tree.size("index.json")) === null ? undefined : await readIndexJson(tree);
-    // index.json last, by rename: readers see the old layout or the new one, never a mix
-    await writeFileAtomic(join(this.root, "index.json"), indexJsonWith(existing, manifestDescriptor(top), this.tag), { fsync: this.fsync });
+    await updateIndexJson(this.root, async () => {
+      const tree = directoryTree(this.root);
+      const existing = (await tree.size("index.json")) === null ? undefined : await readIndexJson(tree);
+      // index.json last, by rename: readers see the old layout or the new one, never a mix
+      await writeFileAtomic(join(this.root, "index.json"), indexJsonWith(existing, manifestDescriptor(top), this.tag), { fsync: this.fsync });
+    });
     return top;
   }
 

@@ -1,5 +1,5 @@
 import type { Descriptor } from "../core/descriptor.ts";
-import type { Digest } from "../core/digest.ts";
+import { type Digest, parseDigest } from "../core/digest.ts";
 import { NotFoundError, UnsupportedError, UsageError } from "../core/errors.ts";
 import { type ImageIndex, type RawManifest, encodeManifest, parseManifest } from "../core/manifest.ts";
 import { type Platform, formatPlatform, hostPlatform, platformMatches } from "../core/platform.ts";
@@ -25,6 +25,11 @@ export interface CopyOptions {
   readonly fsync?: boolean;
   /** Also copy what hangs off the copied images: OCI referrers and cosign's `.sig`/`.att`/`.sbom` tags. */
   readonly referrers?: boolean;
+  /**
+   * Blob transfers in flight, shared between copies (sync passes one map to every line) so a
+   * blob several images share moves once per destination, even when their copies run at once.
+   */
+  readonly transfers?: Map<string, Promise<void>>;
   /** docker:// settings (credentials, TLS) for each side. */
   readonly sourceRegistry?: RegistryOptions;
   readonly destinationRegistry?: RegistryOptions;
@@ -52,7 +57,7 @@ export async function copy(src: ImageRef, dst: ImageRef, options: CopyOptions = 
     const top = await source.getManifest();
     const destination = await dst.openDestination({ signal: options.signal, fsync: options.fsync, registry: options.destinationRegistry });
     try {
-      const run = new CopyRun(src, source, destination, options);
+      const run = new CopyRun(src, source, dst, destination, options);
       const chosen = await run.choose(top);
       await run.copyTree(chosen.manifest);
       const written = await destination.commit(chosen.manifest);
@@ -75,19 +80,28 @@ export async function copy(src: ImageRef, dst: ImageRef, options: CopyOptions = 
   }
 }
 
+const anyDigest = parseDigest(`sha256:${"0".repeat(64)}`);
+
 class CopyRun {
   readonly stats = { copied: 0, skipped: 0, mounted: 0, bytes: 0 };
-  /** One transfer per digest, however many images share the blob. */
-  private readonly transfers = new Map<Digest, Promise<void>>();
+  /** One transfer per destination and digest, however many images share the blob. */
+  private readonly transfers: Map<string, Promise<void>>;
+  private readonly destinationKey: string;
+  /** This copy's own view, so an index whose images share a blob counts it once. */
+  private readonly ownTransfers = new Map<Digest, Promise<void>>();
   private readonly jobs: number;
 
   constructor(
     private readonly sourceRef: ImageRef,
     private readonly source: ImageSource,
+    destinationRef: ImageRef,
     private readonly destination: ImageDestination,
     private readonly options: CopyOptions,
   ) {
     this.jobs = options.jobs ?? 4;
+    this.transfers = options.transfers ?? new Map();
+    // the destination without its tag (where blobs land): the same repository or layout under any tag
+    this.destinationKey = String(destinationRef.withReference?.({ digest: anyDigest }) ?? destinationRef);
   }
 
   /** What to copy from the top manifest: all of it, one platform's image, or a smaller index. */
@@ -130,11 +144,21 @@ class CopyRun {
   }
 
   private copyBlob(desc: Descriptor): Promise<void> {
-    let transfer = this.transfers.get(desc.digest);
-    if (!transfer) {
-      transfer = this.transferBlob(desc);
-      this.transfers.set(desc.digest, transfer);
+    if (this.ownTransfers.has(desc.digest)) return this.ownTransfers.get(desc.digest)!;
+    const transfer = this.sharedTransfer(desc);
+    this.ownTransfers.set(desc.digest, transfer);
+    return transfer;
+  }
+
+  private sharedTransfer(desc: Descriptor): Promise<void> {
+    const key = `${this.destinationKey}|${desc.digest}`;
+    const running = this.transfers.get(key);
+    if (running) {
+      // another copy is moving (or moved) this blob to the same place: wait, and count it as skipped
+      return running.then(() => void this.stats.skipped++);
     }
+    const transfer = this.transferBlob(desc);
+    this.transfers.set(key, transfer);
     return transfer;
   }
 

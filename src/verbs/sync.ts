@@ -54,6 +54,7 @@ export function parseSyncSpec(text: string): { jobs: SyncJob[]; errors: SyncLine
  */
 export async function sync(jobs: readonly SyncJob[], options: SyncOptions = {}): Promise<SyncLineResult[]> {
   let stop = false;
+  const shared = { ...options, transfers: options.transfers ?? new Map<string, Promise<void>>() };
   return mapLimit(jobs, options.parallel ?? 2, async (job): Promise<SyncLineResult> => {
     const base = { line: job.line, source: job.source, destination: job.destination };
     if (stop) return { ...base, error: `line ${job.line}: skipped after an earlier line failed`, exitCode: 1 };
@@ -61,7 +62,7 @@ export async function sync(jobs: readonly SyncJob[], options: SyncOptions = {}):
       const src = parseImageRef(job.source);
       const dst = parseImageRef(job.destination);
       if (options.dryRun) return { ...base, digest: await resolveDigest(src, options) };
-      const result = await copy(src, dst, options);
+      const result = await copy(src, dst, shared);
       return { ...base, digest: result.digest, blobs: result.blobs };
     } catch (err) {
       stop = options.continueOnError === false;

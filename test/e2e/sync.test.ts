@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseImageRef } from "../../src/transport/index.ts";
-import { parseSyncSpec } from "../../src/verbs/sync.ts";
+import { parseSyncSpec, sync } from "../../src/verbs/sync.ts";
 import { stevedore } from "../helpers/cli.ts";
 import { randomImage, writeImage } from "../helpers/random-image.ts";
 import { readBack } from "../helpers/read-image.ts";
@@ -50,6 +50,19 @@ just-one-field
   test("a clean spec exits 0", async () => {
     const result = await stevedore(["sync", "-q", "-"], { stdin: `oci:${join(dir, "src")}:a oci:${join(dir, "clean")}:a\n` });
     expect(result.exitCode).toBe(0);
+  });
+
+  test("images sharing layers, synced at once to one destination, move each shared blob once", async () => {
+    const base = randomImage({ seed: 1003, layers: 3 });
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:shared`), base);
+    const lines = ["x", "y", "z"].map((t) => ({ line: 1, source: `oci:${join(dir, "src")}:shared`, destination: `oci:${join(dir, "one-dest")}:${t}` }));
+    const results = await sync(lines, { parallel: 3, fsync: false });
+    const copied = results.reduce((n, r) => n + (r.blobs?.copied ?? 0), 0);
+    expect(copied).toBe(4);
+    expect(results.every((r) => r.digest === base.top.digest)).toBe(true);
+    const tags: string[] = [];
+    for await (const tag of parseImageRef(`oci:${join(dir, "one-dest")}`).listTags!()) tags.push(tag);
+    expect(tags.sort()).toEqual(["x", "y", "z"]);
   });
 
   test("parseSyncSpec keeps line numbers and strips comments", () => {
