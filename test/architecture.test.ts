@@ -10,9 +10,10 @@ const below: Record<string, readonly string[]> = {
   registry: ["core", "stream"],
   store: ["core", "stream"],
   server: ["core", "stream", "store"],
+  sign: ["core", "stream"],
   transport: ["core", "stream", "archive", "registry"],
-  verbs: ["core", "stream", "archive", "registry", "transport", "store", "server"],
-  cli: ["core", "stream", "archive", "registry", "transport", "store", "server", "verbs", "cli"],
+  verbs: ["core", "stream", "archive", "registry", "transport", "store", "server", "sign"],
+  cli: ["core", "stream", "archive", "registry", "transport", "store", "server", "sign", "verbs", "cli"],
 };
 
 const src = join(import.meta.dir, "../src");

@@ -20,6 +20,9 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   gc: () => import("./commands/gc.ts"),
   mirror: () => import("./commands/mirror.ts"),
   sync: () => import("./commands/sync.ts"),
+  sign: () => import("./commands/sign.ts"),
+  verify: () => import("./commands/verify.ts"),
+  "generate-key-pair": () => import("./commands/generate-key-pair.ts"),
 };
 
 export const commandNames = Object.keys(modules);

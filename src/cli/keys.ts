@@ -1,0 +1,43 @@
+import { UsageError } from "../core/errors.ts";
+import { type SigningKey, parsePrivateKey, parsePublicKey } from "../sign/keys.ts";
+import { readPassword } from "./prompt.ts";
+
+/** The key's password: COSIGN_PASSWORD (empty allowed), else a hidden prompt on a terminal. */
+async function password(prompt: string): Promise<string | undefined> {
+  if (process.env.COSIGN_PASSWORD !== undefined) return process.env.COSIGN_PASSWORD;
+  return process.stdin.isTTY ? readPassword(prompt) : undefined;
+}
+
+async function readKeyFile(path: string): Promise<string> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) throw new UsageError(`${path}: no such key file`);
+  return file.text();
+}
+
+export async function loadSigningKey(path: string): Promise<SigningKey> {
+  const text = await readKeyFile(path);
+  const encrypted = text.includes("ENCRYPTED SIGSTORE PRIVATE KEY") || text.includes("ENCRYPTED COSIGN PRIVATE KEY");
+  return parsePrivateKey(text, encrypted ? await password(`Password for ${path}: `) : undefined, path);
+}
+
+export async function loadPublicKey(path: string): Promise<Uint8Array> {
+  return parsePublicKey(await readKeyFile(path), path);
+}
+
+export async function newKeyPassword(): Promise<string> {
+  const first = await password("Password for the new key: ");
+  if (first === undefined) throw new UsageError("no terminal to ask for the key's password: set COSIGN_PASSWORD (empty is allowed)");
+  if (process.env.COSIGN_PASSWORD === undefined && (await readPassword("Again: ")) !== first) throw new UsageError("the passwords differ");
+  return first;
+}
+
+/** `-a key=value` pairs. */
+export function annotationsFrom(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf("=");
+    if (eq <= 0) throw new UsageError(`annotation "${v}": expected key=value`);
+    out[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return out;
+}

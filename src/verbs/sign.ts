@@ -1,0 +1,115 @@
+import type { Descriptor } from "../core/descriptor.ts";
+import { type Digest, digestOf } from "../core/digest.ts";
+import { NotFoundError, UnsupportedError } from "../core/errors.ts";
+import { type RawManifest, encodeManifest, parseManifest } from "../core/manifest.ts";
+import { MediaTypes } from "../core/media-type.ts";
+import type { RegistryOptions } from "../registry/client.ts";
+import { type SigningKey, signBytes } from "../sign/keys.ts";
+import { cosignSignatureArtifactType, signatureAnnotation, simpleSigningMediaType, simpleSigningPayload } from "../sign/payload.ts";
+import type { ImageRef } from "../transport/types.ts";
+
+export type SignatureFormat = "legacy" | "referrers";
+
+export interface SignOptions {
+  readonly key: SigningKey;
+  /** legacy: cosign's `sha256-<hex>.sig` tag (default: every cosign and registry reads it); referrers: an OCI 1.1 referrer. */
+  readonly format?: SignatureFormat;
+  /** `-a key=value` pairs, stored in the payload's `optional`. */
+  readonly annotations?: Readonly<Record<string, string>>;
+  /** Also sign each image of an index. */
+  readonly recursive?: boolean;
+  readonly registry?: RegistryOptions;
+  readonly signal?: AbortSignal;
+}
+
+export interface SignResult {
+  readonly digest: Digest;
+  readonly signature: Digest;
+  readonly format: SignatureFormat;
+}
+
+const emptyConfig = new TextEncoder().encode("{}");
+
+/** Signs what the reference names now (a tag is resolved to its digest first) and attaches the signature next to it. */
+export async function sign(ref: ImageRef, options: SignOptions): Promise<SignResult[]> {
+  if (!ref.withReference) throw new UnsupportedError(`${ref.transport.name}: cannot hold signatures (use docker://, oci: or static:)`);
+  const source = await ref.openSource({ signal: options.signal, registry: options.registry });
+  try {
+    const top = await source.getManifest();
+    const subjects = [top];
+    const parsed = parseManifest(top);
+    if (options.recursive && parsed.kind === "index") for (const child of parsed.manifests) subjects.push(await source.getManifest(child.digest));
+    const results: SignResult[] = [];
+    for (const subject of subjects) results.push(await signOne(ref, subject, options));
+    return results;
+  } finally {
+    await source.close();
+  }
+}
+
+async function signOne(ref: ImageRef, subject: RawManifest, options: SignOptions): Promise<SignResult> {
+  const identity = ref.registry ? `${ref.registry}/${ref.repository}` : (ref.repository ?? "");
+  const payload = simpleSigningPayload(identity, subject.digest, options.annotations ?? {});
+  const signature = Buffer.from(signBytes(options.key, payload)).toString("base64");
+  const layer: Descriptor = { mediaType: simpleSigningMediaType, digest: digestOf(payload), size: payload.byteLength, annotations: { [signatureAnnotation]: signature } };
+  const format = options.format ?? "legacy";
+  const blobs = new Map<Digest, Uint8Array>([[layer.digest, payload]]);
+  let manifest: RawManifest;
+  let target: ImageRef;
+  if (format === "referrers") {
+    const config: Descriptor = { mediaType: MediaTypes.ociEmpty, digest: digestOf(emptyConfig), size: emptyConfig.byteLength };
+    blobs.set(config.digest, emptyConfig);
+    manifest = encodeManifest(
+      {
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociManifest,
+        artifactType: cosignSignatureArtifactType,
+        config,
+        layers: [layer],
+        subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.bytes.byteLength },
+        annotations: { "org.opencontainers.image.created": new Date().toISOString().replace(/\.\d+Z$/, "Z") },
+      },
+      MediaTypes.ociManifest,
+    );
+    target = ref.withReference!({ digest: manifest.digest });
+  } else {
+    const tag = `${subject.digest.replace(":", "-")}.sig`;
+    target = ref.withReference!({ tag });
+    // a new signature is appended: earlier ones (other keys, other annotations) stay
+    const previous = await existingSignatures(target, options);
+    const layers = [...previous.filter((l) => l.digest !== layer.digest || l.annotations?.[signatureAnnotation] !== signature), layer];
+    const configBytes = new TextEncoder().encode(
+      JSON.stringify({ architecture: "", config: {}, created: "0001-01-01T00:00:00Z", history: layers.map(() => ({ created: "0001-01-01T00:00:00Z" })), os: "", rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) } }),
+    );
+    const config: Descriptor = { mediaType: MediaTypes.ociConfig, digest: digestOf(configBytes), size: configBytes.byteLength };
+    blobs.set(config.digest, configBytes);
+    manifest = encodeManifest({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config, layers }, MediaTypes.ociManifest);
+  }
+  const destination = await target.openDestination({ signal: options.signal, registry: options.registry });
+  try {
+    for (const [digest, bytes] of blobs) {
+      const desc = { mediaType: "application/octet-stream", digest, size: bytes.byteLength };
+      if (!(await destination.hasBlob(desc))) await destination.putBlob(desc, new Blob([bytes]).stream());
+    }
+    await destination.commit(manifest);
+  } finally {
+    await destination.close();
+  }
+  return { digest: subject.digest, signature: manifest.digest, format };
+}
+
+/** The layers of the `.sig` image already there, or none. */
+async function existingSignatures(target: ImageRef, options: SignOptions): Promise<Descriptor[]> {
+  try {
+    const source = await target.openSource({ signal: options.signal, registry: options.registry });
+    try {
+      const m = parseManifest(await source.getManifest());
+      return m.kind === "manifest" ? [...m.layers] : [];
+    } finally {
+      await source.close();
+    }
+  } catch (err) {
+    if (err instanceof NotFoundError) return [];
+    throw err;
+  }
+}
