@@ -4,15 +4,20 @@ import { NotFoundError, UnsupportedError } from "../core/errors.ts";
 import { type RawManifest, encodeManifest, parseManifest } from "../core/manifest.ts";
 import { MediaTypes } from "../core/media-type.ts";
 import type { RegistryOptions } from "../registry/client.ts";
+import { bundleMediaType, cosignSignPredicate, signBundle } from "../sign/bundle.ts";
 import { type SigningKey, signBytes } from "../sign/keys.ts";
 import { cosignSignatureArtifactType, signatureAnnotation, simpleSigningMediaType, simpleSigningPayload } from "../sign/payload.ts";
 import type { ImageRef } from "../transport/types.ts";
 
-export type SignatureFormat = "legacy" | "referrers";
+export type SignatureFormat = "legacy" | "referrers" | "bundle";
 
 export interface SignOptions {
   readonly key: SigningKey;
-  /** legacy: cosign's `sha256-<hex>.sig` tag (default: every cosign and registry reads it); referrers: an OCI 1.1 referrer. */
+  /**
+   * legacy: cosign's `sha256-<hex>.sig` tag (the default: every cosign version and every registry
+   * reads it); referrers: the same signature as an OCI 1.1 referrer; bundle: cosign v3's Sigstore
+   * bundle (DSSE over an in-toto statement) as a referrer.
+   */
   readonly format?: SignatureFormat;
   /** `-a key=value` pairs, stored in the payload's `optional`. */
   readonly annotations?: Readonly<Record<string, string>>;
@@ -56,18 +61,31 @@ async function signOne(ref: ImageRef, subject: RawManifest, options: SignOptions
   const blobs = new Map<Digest, Uint8Array>([[layer.digest, payload]]);
   let manifest: RawManifest;
   let target: ImageRef;
-  if (format === "referrers") {
+  if (format === "referrers" || format === "bundle") {
     const config: Descriptor = { mediaType: MediaTypes.ociEmpty, digest: digestOf(emptyConfig), size: emptyConfig.byteLength };
     blobs.set(config.digest, emptyConfig);
+    const created = new Date().toISOString();
+    let artifactType = cosignSignatureArtifactType;
+    let layers = [layer];
+    let annotations: Record<string, string> = { "org.opencontainers.image.created": created };
+    if (format === "bundle") {
+      blobs.delete(layer.digest);
+      const bundle = signBundle(options.key, identity, subject.digest, options.annotations ?? {});
+      const bundleLayer = { mediaType: bundleMediaType, digest: digestOf(bundle), size: bundle.byteLength };
+      blobs.set(bundleLayer.digest, bundle);
+      artifactType = bundleMediaType;
+      layers = [{ ...bundleLayer, annotations: { "org.opencontainers.image.title": `${bundleLayer.digest.replace(":", "-")}.sigstore.json` } }];
+      annotations = { "dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": cosignSignPredicate, ...annotations };
+    }
     manifest = encodeManifest(
       {
         schemaVersion: 2,
         mediaType: MediaTypes.ociManifest,
-        artifactType: cosignSignatureArtifactType,
+        artifactType,
         config,
-        layers: [layer],
+        layers,
         subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.bytes.byteLength },
-        annotations: { "org.opencontainers.image.created": new Date().toISOString().replace(/\.\d+Z$/, "Z") },
+        annotations,
       },
       MediaTypes.ociManifest,
     );

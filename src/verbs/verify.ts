@@ -3,6 +3,7 @@ import type { Digest } from "../core/digest.ts";
 import { IntegrityError, NotFoundError } from "../core/errors.ts";
 import { parseManifest } from "../core/manifest.ts";
 import type { RegistryOptions } from "../registry/client.ts";
+import { type InTotoStatement, bundleMediaType, checkBundle, cosignSignPredicate } from "../sign/bundle.ts";
 import { verifyBytes } from "../sign/keys.ts";
 import { type SimpleSigning, cosignSignatureArtifactType, parseSimpleSigning, signatureAnnotation, simpleSigningMediaType, simpleSigningType } from "../sign/payload.ts";
 import { readVerified } from "../stream/verify.ts";
@@ -17,8 +18,11 @@ export interface VerifyPolicy {
 }
 
 export interface VerifiedSignature {
-  readonly source: "sig-tag" | "referrer";
-  readonly payload: SimpleSigning;
+  readonly source: "sig-tag" | "referrer" | "bundle";
+  /** The simple-signing payload, or a bundle's in-toto statement. */
+  readonly payload: SimpleSigning | InTotoStatement;
+  /** Offline verification: a bundle's transparency-log entries are reported, never checked. */
+  readonly tlog?: "not checked (offline verification)";
 }
 
 const maxSignatures = 100;
@@ -44,7 +48,7 @@ export async function verify(ref: ImageRef, policy: VerifyPolicy, options: { reg
   const reasons = new Set<string>();
   const verified: VerifiedSignature[] = [];
   for (const candidate of candidates.slice(0, maxSignatures)) {
-    const reason = await check(candidate, digest, policy, (p) => verified.push({ source: candidate.from, payload: p }));
+    const reason = await check(candidate, digest, policy, (v) => verified.push(v));
     if (reason) reasons.add(reason);
   }
   if (verified.length === 0) throw new IntegrityError(`${ref}: no signature satisfies the policy (${[...reasons].join("; ")})`);
@@ -59,19 +63,17 @@ interface Candidate {
 }
 
 async function readPayloads(source: ImageSource, layers: readonly Descriptor[], from: Candidate["from"], into: Candidate[]): Promise<void> {
+  const wanted = from === "bundle" ? bundleMediaType : simpleSigningMediaType;
   for (const layer of layers.slice(0, maxLayers)) {
-    if (layer.mediaType !== simpleSigningMediaType || layer.size > maxPayloadBytes) continue;
+    if (layer.mediaType !== wanted || layer.size > maxPayloadBytes) continue;
     into.push({ from, layer, payload: await readVerified(await source.getBlob(layer), layer, "reading a signature payload") });
   }
 }
 
-async function check(
-  candidate: Candidate,
-  digest: Digest,
-  policy: VerifyPolicy,
-  accept: (payload: SimpleSigning) => void,
-): Promise<string | undefined> {
+async function check(candidate: Candidate, digest: Digest, policy: VerifyPolicy, accept: (verified: VerifiedSignature) => void): Promise<string | undefined> {
+  if (candidate.from === "bundle") return checkBundleCandidate(candidate, digest, policy, accept);
   const signature = candidate.layer.annotations?.[signatureAnnotation];
+  // legacy and referrer signatures: the signature rides in the layer's annotation
   if (!signature) return "a signature layer has no signature annotation";
   const payload = candidate.payload;
   const bytes = Buffer.from(signature, "base64");
@@ -83,14 +85,29 @@ async function check(
   for (const [key, value] of Object.entries(policy.annotations ?? {})) {
     if (parsed.optional?.[key] !== value) return `annotation ${key}=${value} is missing`;
   }
-  accept(parsed);
+  accept({ source: candidate.from, payload: parsed });
+  return undefined;
+}
+
+function checkBundleCandidate(candidate: Candidate, digest: Digest, policy: VerifyPolicy, accept: (verified: VerifiedSignature) => void): string | undefined {
+  const result = checkBundle(candidate.payload, policy.keys);
+  if (!result.ok) return result.reason;
+  const { statement } = result;
+  if (statement.predicateType !== cosignSignPredicate) return `bundle predicate is ${statement.predicateType ?? "missing"}, not a cosign signature`;
+  const [algorithm, hex] = digest.split(":") as [string, string];
+  if (!statement.subject?.some((s) => s.digest?.[algorithm] === hex)) return `bundle subject is not ${digest}`;
+  for (const [key, value] of Object.entries(policy.annotations ?? {})) {
+    if (statement.predicate?.annotations?.[key] !== value) return `annotation ${key}=${value} is missing`;
+  }
+  accept({ source: "bundle", payload: statement, ...(result.tlogEntries > 0 ? { tlog: "not checked (offline verification)" as const } : {}) });
   return undefined;
 }
 
 async function collectFromReferrers(source: ImageSource, digest: Digest, into: Candidate[]): Promise<void> {
-  for (const referrer of ((await source.listReferrers?.(digest, cosignSignatureArtifactType)) ?? []).slice(0, maxSignatures)) {
+  const referrers = ((await source.listReferrers?.(digest)) ?? []).filter((r) => r.artifactType === cosignSignatureArtifactType || r.artifactType === bundleMediaType);
+  for (const referrer of referrers.slice(0, maxSignatures)) {
     const manifest = parseManifest(await source.getManifest(referrer.digest));
-    if (manifest.kind === "manifest") await readPayloads(source, manifest.layers, "referrer", into);
+    if (manifest.kind === "manifest") await readPayloads(source, manifest.layers, referrer.artifactType === bundleMediaType ? "bundle" : "referrer", into);
   }
 }
 

@@ -43,8 +43,8 @@ for (const [name, start] of targets) {
     });
     afterAll(() => target?.stop());
 
-    test.each(["legacy", "referrers"])("%s: sign then verify passes; another key, a missing annotation and an unsigned image fail", async (format) => {
-      const image = randomImage({ seed: format.length * 7 });
+    test.each(["legacy", "referrers", "bundle"])("%s: sign then verify passes; another key, a missing annotation and an unsigned image fail", async (format) => {
+      const image = randomImage({ seed: 60 + ["legacy", "referrers", "bundle"].indexOf(format) });
       const ref = `${target.prefix}${format}`;
       await writeImage(parseImageRef(ref), image);
       const unsigned = await stevedore(["verify", "--key", pub, ref]);
@@ -54,7 +54,9 @@ for (const [name, start] of targets) {
       expect(signed.exitCode).toBe(0);
       const ok = await stevedore(["verify", "-q", "--key", pub, "-a", "pipeline=ci", ref]);
       expect(ok.exitCode).toBe(0);
-      expect(JSON.parse(ok.stdout)[0].critical.image["docker-manifest-digest"]).toBe(image.top.digest);
+      const payload = JSON.parse(ok.stdout)[0];
+      if (format === "bundle") expect(payload.subject[0].digest.sha256).toBe(image.top.digest.slice(7));
+      else expect(payload.critical.image["docker-manifest-digest"]).toBe(image.top.digest);
       const otherKey = await stevedore(["verify", "--key", join(dir, "other.pub"), ref]);
       expect(otherKey.exitCode).toBe(Exit.integrity);
       expect(otherKey.stderr).toContain("does not verify with the key");

@@ -19,7 +19,7 @@ export default defineCommand({
   args: {
     image: { type: "positional", description: "Image (docker://, oci:, static:)" },
     key: { type: "string", valueHint: "FILE", description: "Private key (cosign.key, PKCS#8 or SEC1 PEM)" },
-    format: { type: "enum", options: ["legacy", "referrers"], description: "legacy: the sha256-<hex>.sig tag (default); referrers: an OCI 1.1 referrer" },
+    format: { type: "enum", options: ["legacy", "referrers", "bundle"], description: "legacy: the sha256-<hex>.sig tag (default); referrers: an OCI 1.1 referrer; bundle: cosign v3's Sigstore bundle" },
     annotation: { type: "string", alias: "a", valueHint: "key=value", description: "Signed annotation (repeatable)" },
     recursive: { type: "boolean", description: "Also sign each image of an index" },
     ...jsonArg,
