@@ -54,3 +54,15 @@ export function required(value: unknown, name: string): string {
   if (typeof value !== "string" || value === "") throw new UsageError(`missing ${name}`);
   return value;
 }
+
+/** `-a key=value` pairs (every `-a` and `--annotation`). */
+export function annotationsFrom(rawArgs: readonly string[]): Record<string, string> {
+  const values = [...repeated(rawArgs, "-a"), ...repeated(rawArgs, "--annotation")];
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf("=");
+    if (eq <= 0) throw new UsageError(`annotation "${v}": expected key=value`);
+    out[v.slice(0, eq)] = v.slice(eq + 1);
+  }
+  return out;
+}

@@ -30,14 +30,3 @@ export async function newKeyPassword(): Promise<string> {
   if (process.env.COSIGN_PASSWORD === undefined && (await readPassword("Again: ")) !== first) throw new UsageError("the passwords differ");
   return first;
 }
-
-/** `-a key=value` pairs. */
-export function annotationsFrom(values: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of values) {
-    const eq = v.indexOf("=");
-    if (eq <= 0) throw new UsageError(`annotation "${v}": expected key=value`);
-    out[v.slice(0, eq)] = v.slice(eq + 1);
-  }
-  return out;
-}

@@ -23,6 +23,10 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   sign: () => import("./commands/sign.ts"),
   verify: () => import("./commands/verify.ts"),
   "generate-key-pair": () => import("./commands/generate-key-pair.ts"),
+  attach: () => import("./commands/attach.ts"),
+  referrers: () => import("./commands/referrers.ts"),
+  digest: () => import("./commands/digest.ts"),
+  config: () => import("./commands/config.ts"),
 };
 
 export const commandNames = Object.keys(modules);

@@ -2,8 +2,8 @@ import { defineCommand } from "citty";
 import { UsageError } from "../../core/errors.ts";
 import { parseImageRef } from "../../transport/index.ts";
 import { type SignatureFormat, sign } from "../../verbs/sign.ts";
-import { commonArgs, jsonArg, repeated, required } from "../args.ts";
-import { annotationsFrom, loadSigningKey } from "../keys.ts";
+import { annotationsFrom, commonArgs, jsonArg, required } from "../args.ts";
+import { loadSigningKey } from "../keys.ts";
 import { log } from "../log.ts";
 import { registryArgs, registryOptionsFrom } from "../registry-args.ts";
 import { printJson, printLines } from "../render.ts";
@@ -32,7 +32,7 @@ export default defineCommand({
     const results = await sign(ref, {
       key: await loadSigningKey(args.key),
       format: (args.format as SignatureFormat | undefined) ?? "legacy",
-      annotations: annotationsFrom([...repeated(rawArgs, "-a"), ...repeated(rawArgs, "--annotation")]),
+      annotations: annotationsFrom(rawArgs),
       recursive: args.recursive,
       registry: registryOptionsFrom(args),
       signal: cliSignal,

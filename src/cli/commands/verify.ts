@@ -2,8 +2,8 @@ import { defineCommand } from "citty";
 import { UsageError } from "../../core/errors.ts";
 import { parseImageRef } from "../../transport/index.ts";
 import { verify } from "../../verbs/verify.ts";
-import { commonArgs, repeated, required } from "../args.ts";
-import { annotationsFrom, loadPublicKey } from "../keys.ts";
+import { annotationsFrom, commonArgs, required } from "../args.ts";
+import { loadPublicKey } from "../keys.ts";
 import { log } from "../log.ts";
 import { registryArgs, registryOptionsFrom } from "../registry-args.ts";
 import { printJson } from "../render.ts";
@@ -28,7 +28,7 @@ export default defineCommand({
     const ref = parseImageRef(required(args.image, "IMAGE"));
     const verified = await verify(
       ref,
-      { keys: [await loadPublicKey(args.key)], annotations: annotationsFrom([...repeated(rawArgs, "-a"), ...repeated(rawArgs, "--annotation")]) },
+      { keys: [await loadPublicKey(args.key)], annotations: annotationsFrom(rawArgs) },
       { registry: registryOptionsFrom(args), signal: cliSignal },
     );
     log.success(`${verified.length} signature${verified.length === 1 ? "" : "s"} verified for ${ref}`);
