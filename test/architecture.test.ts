@@ -11,9 +11,10 @@ const below: Record<string, readonly string[]> = {
   store: ["core", "stream"],
   server: ["core", "stream", "store"],
   sign: ["core", "stream"],
+  fs: ["core", "stream", "archive", "transport"],
   transport: ["core", "stream", "archive", "registry"],
-  verbs: ["core", "stream", "archive", "registry", "transport", "store", "server", "sign"],
-  cli: ["core", "stream", "archive", "registry", "transport", "store", "server", "sign", "verbs", "cli"],
+  verbs: ["core", "stream", "archive", "registry", "transport", "store", "server", "sign", "fs"],
+  cli: ["core", "stream", "archive", "registry", "transport", "store", "server", "sign", "fs", "verbs", "cli"],
 };
 
 const src = join(import.meta.dir, "../src");

@@ -27,6 +27,9 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   referrers: () => import("./commands/referrers.ts"),
   digest: () => import("./commands/digest.ts"),
   config: () => import("./commands/config.ts"),
+  ls: () => import("./commands/ls.ts"),
+  cat: () => import("./commands/cat.ts"),
+  export: () => import("./commands/export.ts"),
 };
 
 export const commandNames = Object.keys(modules);

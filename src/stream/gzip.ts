@@ -1,4 +1,5 @@
 import { IntegrityError, StevedoreError } from "../core/errors.ts";
+import { type ByteReader, byteReader } from "./byte-reader.ts";
 
 /** gzip's magic bytes. */
 export function isGzip(head: Uint8Array): boolean {
@@ -31,5 +32,34 @@ export function gunzip(body: ReadableStream<Uint8Array>, options: { maxBytes?: n
       controller.enqueue(result.value);
     },
     cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+/** Decompresses a body that may or may not be gzip, judged by its first chunk (put back, never tee'd). */
+export function gunzipIfCompressed(body: ReadableStream<Uint8Array>, options: { maxBytes?: number } = {}): ReadableStream<Uint8Array> {
+  const reader = byteReader(body);
+  let inner: ByteReader | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!inner) {
+        const head = await reader.read();
+        if (head.done) return controller.close();
+        const first = head.value;
+        const whole = new ReadableStream<Uint8Array>({
+          start: (c) => c.enqueue(first),
+          async pull(c) {
+            const next = await reader.read();
+            if (next.done) c.close();
+            else c.enqueue(next.value);
+          },
+          cancel: (reason) => reader.cancel(reason),
+        });
+        inner = byteReader(isGzip(first) ? gunzip(whole, options) : whole);
+      }
+      const next = await inner.read();
+      if (next.done) return controller.close();
+      controller.enqueue(next.value);
+    },
+    cancel: (reason) => (inner ?? reader).cancel(reason),
   });
 }
