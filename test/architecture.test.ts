@@ -12,9 +12,10 @@ const below: Record<string, readonly string[]> = {
   server: ["core", "stream", "store"],
   sign: ["core", "stream"],
   fs: ["core", "stream", "archive", "transport"],
+  sbom: ["core", "stream", "archive", "transport", "fs"],
   transport: ["core", "stream", "archive", "registry"],
-  verbs: ["core", "stream", "archive", "registry", "transport", "store", "server", "sign", "fs"],
-  cli: ["core", "stream", "archive", "registry", "transport", "store", "server", "sign", "fs", "verbs", "cli"],
+  verbs: ["core", "stream", "archive", "registry", "transport", "store", "server", "sign", "fs", "sbom"],
+  cli: ["core", "stream", "archive", "registry", "transport", "store", "server", "sign", "fs", "sbom", "verbs", "cli"],
 };
 
 const src = join(import.meta.dir, "../src");

@@ -30,6 +30,7 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   ls: () => import("./commands/ls.ts"),
   cat: () => import("./commands/cat.ts"),
   export: () => import("./commands/export.ts"),
+  sbom: () => import("./commands/sbom.ts"),
 };
 
 export const commandNames = Object.keys(modules);

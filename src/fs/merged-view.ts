@@ -130,6 +130,35 @@ export class MergedView {
     throw new NotFoundError(`${path}: vanished from layer ${layer + 1}`);
   }
 
+  /**
+   * The contents of many small files at once, each layer streamed at most once (reading a
+   * thousand package.json files must not scan a layer a thousand times). Files over `maxBytes`,
+   * and paths that are not regular files, are left out.
+   */
+  async readFiles(paths: Iterable<string>, maxBytes: number): Promise<Map<string, Uint8Array>> {
+    const wanted = new Map<number, Map<string, number>>();
+    for (const path of paths) {
+      const node = this.nodes.get(path);
+      if (node?.header.type !== "file" || node.header.size > maxBytes) continue;
+      const inLayer = wanted.get(node.layer) ?? new Map<string, number>();
+      inLayer.set(path, node.occurrence);
+      wanted.set(node.layer, inLayer);
+    }
+    const found = new Map<string, Uint8Array>();
+    for (const [layer, files] of [...wanted].sort(([a], [b]) => a - b)) {
+      const seen = new Map<string, number>();
+      let left = files.size;
+      for await (const entry of layerEntries(this.source, this.layers[layer]!, `layer ${layer + 1}`)) {
+        const occurrence = (seen.get(entry.header.path) ?? -1) + 1;
+        seen.set(entry.header.path, occurrence);
+        if (files.get(entry.header.path) !== occurrence) continue;
+        found.set(entry.header.path, new Uint8Array(await new Response(entry.body).arrayBuffer()));
+        if (--left === 0) break;
+      }
+    }
+    return found;
+  }
+
   /** Direct children of a directory (or, `recursive`, everything under it), sorted. */
   list(dir: string, recursive = false): [string, FsNode][] {
     const base = this.resolve(dir).path;
