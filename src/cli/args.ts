@@ -55,14 +55,18 @@ export function required(value: unknown, name: string): string {
   return value;
 }
 
-/** `-a key=value` pairs (every `-a` and `--annotation`). */
-export function annotationsFrom(rawArgs: readonly string[]): Record<string, string> {
-  const values = [...repeated(rawArgs, "-a"), ...repeated(rawArgs, "--annotation")];
+/** `key=value` flag values as a record. */
+export function keyValues(values: readonly string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of values) {
     const eq = v.indexOf("=");
-    if (eq <= 0) throw new UsageError(`annotation "${v}": expected key=value`);
+    if (eq <= 0) throw new UsageError(`${flag} "${v}": expected key=value`);
     out[v.slice(0, eq)] = v.slice(eq + 1);
   }
   return out;
+}
+
+/** `-a key=value` pairs (every `-a` and `--annotation`). */
+export function annotationsFrom(rawArgs: readonly string[]): Record<string, string> {
+  return keyValues([...repeated(rawArgs, "-a"), ...repeated(rawArgs, "--annotation")], "annotation");
 }

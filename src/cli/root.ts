@@ -31,6 +31,8 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   cat: () => import("./commands/cat.ts"),
   export: () => import("./commands/export.ts"),
   sbom: () => import("./commands/sbom.ts"),
+  mutate: () => import("./commands/mutate.ts"),
+  append: () => import("./commands/append.ts"),
 };
 
 export const commandNames = Object.keys(modules);

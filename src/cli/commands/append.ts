@@ -1,0 +1,39 @@
+import { defineCommand } from "citty";
+import { UsageError } from "../../core/errors.ts";
+import { parseImageRef } from "../../transport/index.ts";
+import { append } from "../../verbs/append.ts";
+import { commonArgs, repeated } from "../args.ts";
+import { log } from "../log.ts";
+import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
+import { printLines } from "../render.ts";
+import { cliSignal } from "../signal.ts";
+
+export const examples = [
+  "stevedore append --base docker://localhost:5000/base:1 --layer ./dist -t docker://localhost:5000/team/app:1.0",
+  "stevedore append --base oci:./layout:base --layer extra.tar.gz --layer ./config -t oci:./layout:app",
+];
+
+export default defineCommand({
+  meta: { name: "append", description: "Write the base image plus new layers (a directory becomes a reproducible tar layer)" },
+  args: {
+    base: { type: "string", valueHint: "IMAGE", description: "The base image" },
+    layer: { type: "string", valueHint: "DIR|TAR", description: "A directory or tar (gzip or not) to add (repeatable)" },
+    tag: { type: "string", alias: "t", valueHint: "DST", description: "Where the result goes" },
+    "keep-mtime": { type: "boolean", description: "Keep files' modification times (else 0: reproducible)" },
+    ...copyRegistryArgs,
+    ...commonArgs,
+  },
+  async run({ args, rawArgs }) {
+    if (!args.base || !args.tag) throw new UsageError("append needs --base IMAGE and -t DST");
+    const layers = repeated(rawArgs, "--layer");
+    if (layers.length === 0) throw new UsageError("give at least one --layer");
+    const result = await append(parseImageRef(args.base), parseImageRef(args.tag), layers, {
+      keepMtime: args["keep-mtime"],
+      sourceRegistry: registryOptionsFrom(args, "src"),
+      destinationRegistry: registryOptionsFrom(args, "dest"),
+      signal: cliSignal,
+    });
+    log.success(`wrote ${result.destination}`);
+    printLines([result.digest]);
+  },
+});

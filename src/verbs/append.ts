@@ -1,0 +1,119 @@
+import { lstat, mkdtemp, readdir, readlink, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import type { TarHeader } from "../archive/tar-header.ts";
+import { TarWriter } from "../archive/tar-writer.ts";
+import type { Descriptor } from "../core/descriptor.ts";
+import { type Digest, DigestHasher } from "../core/digest.ts";
+import { NotFoundError } from "../core/errors.ts";
+import { MediaTypes, isDockerType } from "../core/media-type.ts";
+import { readFileStream } from "../stream/file.ts";
+import { gunzipIfCompressed, isGzip } from "../stream/gzip.ts";
+import type { ImageRef } from "../transport/types.ts";
+import type { CopyResult } from "./copy.ts";
+import { type EditOptions, editImage } from "./mutate.ts";
+import type { AddedBlob } from "./overlay.ts";
+
+export interface AppendOptions extends EditOptions {
+  /** Keep files' modification times (default: 0, so the same directory gives the same layer). */
+  readonly keepMtime?: boolean;
+}
+
+interface BuiltLayer {
+  readonly path: string;
+  readonly digest: Digest;
+  readonly diffId: Digest;
+  readonly size: number;
+}
+
+/** Every entry under `root`, sorted, as tar headers relative to it: the same tree gives the same bytes. */
+async function directoryEntries(root: string, keepMtime: boolean): Promise<{ header: TarHeader; file?: string }[]> {
+  const names = (await readdir(root, { recursive: true })).map(String).sort();
+  const entries: { header: TarHeader; file?: string }[] = [];
+  for (const name of names) {
+    const full = join(root, name);
+    const info = await lstat(full);
+    const base = { path: relative(root, full), mode: info.mode & 0o7777, uid: 0, gid: 0, mtime: keepMtime ? Math.floor(info.mtimeMs / 1000) : 0, size: 0 };
+    if (info.isDirectory()) entries.push({ header: { ...base, type: "directory" } });
+    else if (info.isSymbolicLink()) entries.push({ header: { ...base, type: "symlink", linkname: await readlink(full) } });
+    else if (info.isFile()) entries.push({ header: { ...base, type: "file", size: info.size }, file: full });
+  }
+  return entries;
+}
+
+/** Streams `body` to `path` through gzip, hashing both sides: the layer digest and its diff_id. */
+async function gzipToFile(body: ReadableStream<Uint8Array>, path: string): Promise<{ diffId: Digest; digest: Digest; size: number }> {
+  const diff = new DigestHasher();
+  const compressedHash = new DigestHasher();
+  const hashed = body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (c, ctl) => (diff.update(c), ctl.enqueue(c)) }));
+  const gzipped = hashed.pipeThrough(new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>);
+  const sink = Bun.file(path).writer({ highWaterMark: 1 << 20 });
+  let size = 0;
+  for await (const chunk of gzipped) {
+    compressedHash.update(chunk);
+    size += chunk.byteLength;
+    sink.write(chunk);
+  }
+  await sink.end();
+  return { diffId: diff.digest(), digest: compressedHash.digest(), size };
+}
+
+/** A directory becomes a reproducible gzip tar layer; a tar (gzip or not) is taken as the layer. */
+async function buildLayer(input: string, work: string, index: number, keepMtime: boolean): Promise<BuiltLayer> {
+  const info = await lstat(input).catch(() => undefined);
+  if (!info) throw new NotFoundError(`${input}: no such file or directory`);
+  const out = join(work, `layer-${index}.tar.gz`);
+  if (info.isDirectory()) {
+    // the tar goes to disk first: memory stays bounded however large the directory
+    const tarPath = join(work, `layer-${index}.tar`);
+    const sink = Bun.file(tarPath).writer({ highWaterMark: 1 << 20 });
+    const writer = new TarWriter(sink);
+    for (const e of await directoryEntries(input, keepMtime)) await writer.add(e.header, e.file ? readFileStream(e.file) : undefined);
+    await writer.finish();
+    await sink.end();
+    return { path: out, ...(await gzipToFile(readFileStream(tarPath), out)) };
+  }
+  const head = await Bun.file(input).slice(0, 2).bytes();
+  if (isGzip(head)) {
+    // already compressed: the file is the layer as it is; its diff_id is the hash of what it inflates to
+    const digest = new DigestHasher();
+    for await (const c of readFileStream(input)) digest.update(c);
+    const diff = new DigestHasher();
+    for await (const c of gunzipIfCompressed(readFileStream(input))) diff.update(c);
+    return { path: input, digest: digest.digest(), diffId: diff.digest(), size: info.size };
+  }
+  return { path: out, ...(await gzipToFile(readFileStream(input), out)) };
+}
+
+/** crane append: the base image plus new layers (directories or tars), config history and diff_ids kept consistent. */
+export async function append(base: ImageRef, dst: ImageRef, inputs: readonly string[], options: AppendOptions = {}): Promise<CopyResult> {
+  const work = await mkdtemp(join(tmpdir(), "stevedore-append-"));
+  try {
+    const built: BuiltLayer[] = [];
+    for (const [i, input] of inputs.entries()) built.push(await buildLayer(input, work, i, options.keepMtime ?? false));
+    return await editImage(
+      base,
+      dst,
+      {
+        config: (config) => {
+          const rootfs = (config.rootfs as { diff_ids?: string[] } | undefined) ?? {};
+          const history = (config.history as object[] | undefined) ?? [];
+          return {
+            ...config,
+            rootfs: { type: "layers", diff_ids: [...(rootfs.diff_ids ?? []), ...built.map((l) => l.diffId)] },
+            history: [...history, ...built.map(() => ({ created: "1970-01-01T00:00:00Z", created_by: "stevedore append", comment: "appended layer" }))],
+          };
+        },
+        layers: (image) => {
+          const mediaType = isDockerType(image.mediaType) ? MediaTypes.dockerLayerGzip : MediaTypes.ociLayerGzip;
+          const added = new Map<Digest, AddedBlob>(built.map((l) => [l.digest, { path: l.path }]));
+          const layers: Descriptor[] = [...image.layers, ...built.map((l) => ({ mediaType, digest: l.digest, size: l.size }))];
+          return { layers, added };
+        },
+      },
+      options,
+    );
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

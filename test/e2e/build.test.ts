@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseImageRef } from "../../src/transport/index.ts";
+import { requirePeer, run, stevedore } from "../helpers/cli.ts";
+import { randomImage, writeImage } from "../helpers/random-image.ts";
+import { type TestRegistry, startRegistry } from "../helpers/registry.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+const skopeo = requirePeer("skopeo");
+
+describe("mutate and append, read back by skopeo from docker-registry", () => {
+  const dir = tmpDir();
+  let registry: TestRegistry;
+  const base = randomImage({ layers: 2, seed: 1301 });
+  const config = async (ref: string) => JSON.parse((await run([skopeo, "inspect", "--config", "--tls-verify=false", ref])).stdout);
+  beforeAll(async () => {
+    registry = await startRegistry("none");
+    await writeImage(parseImageRef(`docker://${registry.host}/build/base:1`), base);
+  });
+  afterAll(() => registry?.stop());
+
+  test("mutate sets env, labels, entrypoint, cmd, workdir and user; layers are reused, not re-uploaded", async () => {
+    const result = await stevedore(["mutate", "--json", `docker://${registry.host}/build/base:1`, "-t", `docker://${registry.host}/build/app:debug`, "--env", "DEBUG=1", "--env", "PATH=/bin", "--label", "stage=debug", "--entrypoint", "/app", "--cmd", "--port", "--cmd", "80", "--workdir", "/srv", "--user", "app", "-a", "org.example.note=hi"]);
+    expect(result.exitCode).toBe(0);
+    const c = await config(`docker://${registry.host}/build/app:debug`);
+    expect(c.config.Env).toEqual(["PATH=/bin", "SEED=1301", "DEBUG=1"]);
+    expect(c.config.Labels).toEqual({ "org.example.seed": "1301", stage: "debug" });
+    expect([c.config.Entrypoint, c.config.Cmd, c.config.WorkingDir, c.config.User]).toEqual([["/app"], ["--port", "80"], "/srv", "app"]);
+    expect(c.rootfs.diff_ids).toHaveLength(2);
+    const manifest = JSON.parse((await run([skopeo, "inspect", "--raw", "--tls-verify=false", `docker://${registry.host}/build/app:debug`])).stdout);
+    expect(manifest.annotations).toEqual({ "org.example.note": "hi" });
+    expect(manifest.layers.map((l: { digest: string }) => l.digest)).toEqual(JSON.parse(new TextDecoder().decode(base.top.bytes)).layers.map((l: { digest: string }) => l.digest));
+  });
+
+  test("append adds a directory as a reproducible layer with consistent diff_ids and history", async () => {
+    const content = join(dir, "content");
+    mkdirSync(join(content, "bin"), { recursive: true });
+    writeFileSync(join(content, "bin", "tool"), "#!/bin/sh\necho tool\n", { mode: 0o755 });
+    writeFileSync(join(content, "README"), "hello");
+    symlinkSync("bin/tool", join(content, "run"));
+    const args = (tag: string) => ["append", "-q", "--base", `docker://${registry.host}/build/base:1`, "--layer", content, "-t", `docker://${registry.host}/build/app:${tag}`];
+    const first = await stevedore(args("a1"));
+    const second = await stevedore(args("a2"));
+    expect(first.exitCode).toBe(0);
+    expect(first.stdout.trim()).toBe(second.stdout.trim());
+    const c = await config(`docker://${registry.host}/build/app:a1`);
+    expect(c.rootfs.diff_ids).toHaveLength(3);
+    expect(c.history.at(-1).created_by).toBe("stevedore append");
+    expect((await stevedore(["cat", `docker://${registry.host}/build/app:a1`, "/run"])).stdout).toBe("#!/bin/sh\necho tool\n");
+    const listing = (await stevedore(["ls", "-l", `docker://${registry.host}/build/app:a1`, "/bin"])).stdout;
+    expect(listing).toMatch(/^-rwxr-xr-x +0\/0 +20 1970-01-01T00:00:00Z \/bin\/tool$/m);
+  });
+
+  test("append takes a tar file as a layer as it is", async () => {
+    const tarPath = join(dir, "extra.tar");
+    writeFileSync(join(dir, "extra.txt"), "extra");
+    Bun.spawnSync(["tar", "-C", dir, "-cf", tarPath, "extra.txt"]);
+    const result = await stevedore(["append", "-q", "--base", `docker://${registry.host}/build/base:1`, "--layer", tarPath, "-t", `oci:${join(dir, "out")}:x`]);
+    expect(result.exitCode).toBe(0);
+    expect((await stevedore(["cat", `oci:${join(dir, "out")}:x`, "/extra.txt"])).stdout).toBe("extra");
+  });
+});
