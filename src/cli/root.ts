@@ -33,6 +33,7 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   sbom: () => import("./commands/sbom.ts"),
   mutate: () => import("./commands/mutate.ts"),
   append: () => import("./commands/append.ts"),
+  rebase: () => import("./commands/rebase.ts"),
 };
 
 export const commandNames = Object.keys(modules);

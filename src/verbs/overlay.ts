@@ -5,8 +5,8 @@ import { readFileStream } from "../stream/file.ts";
 import { manifestDescriptor } from "../transport/layout-files.ts";
 import type { ImageRef, ImageSource, Transport } from "../transport/types.ts";
 
-/** Blobs an edit adds: bytes in memory (configs) or a file written beside (layers). */
-export type AddedBlob = { readonly bytes: Uint8Array } | { readonly path: string };
+/** Blobs an edit adds: bytes in memory (configs), a file written beside (layers), or another image's blob (rebase). */
+export type AddedBlob = { readonly bytes: Uint8Array } | { readonly path: string } | { readonly source: ImageSource };
 
 const overlayTransport: Transport = {
   name: "overlay",
@@ -26,6 +26,7 @@ export function overlayRef(base: ImageRef, baseSource: ImageSource, top: RawMani
     getBlob: async (desc: Descriptor) => {
       const blob = added.get(desc.digest);
       if (!blob) return baseSource.getBlob(desc);
+      if ("source" in blob) return blob.source.getBlob(desc);
       return "bytes" in blob ? new Blob([blob.bytes as Uint8Array<ArrayBuffer>]).stream() : readFileStream(blob.path);
     },
     close: async () => {},

@@ -60,4 +60,20 @@ describe("mutate and append, read back by skopeo from docker-registry", () => {
     expect(result.exitCode).toBe(0);
     expect((await stevedore(["cat", `oci:${join(dir, "out")}:x`, "/extra.txt"])).stdout).toBe("extra");
   });
+
+  test("rebase moves the appended layer from the old base onto a new one; diff_ids and history follow", async () => {
+    const newBase = randomImage({ layers: 1, seed: 1302 });
+    await writeImage(parseImageRef(`docker://${registry.host}/build/base:2`), newBase);
+    const result = await stevedore(["rebase", "-q", `docker://${registry.host}/build/app:a1`, "--old-base", `docker://${registry.host}/build/base:1`, "--new-base", `docker://${registry.host}/build/base:2`, "-t", `docker://${registry.host}/build/app:rebased`]);
+    expect(result.exitCode).toBe(0);
+    const c = await config(`docker://${registry.host}/build/app:rebased`);
+    const newBaseConfig = await config(`docker://${registry.host}/build/base:2`);
+    const appConfig = await config(`docker://${registry.host}/build/app:a1`);
+    expect(c.rootfs.diff_ids).toEqual([...newBaseConfig.rootfs.diff_ids, appConfig.rootfs.diff_ids.at(-1)]);
+    expect(c.history).toHaveLength(newBaseConfig.history.length + 1);
+    expect((await stevedore(["cat", `docker://${registry.host}/build/app:rebased`, "/README"])).stdout).toBe("hello");
+    const wrongBase = await stevedore(["rebase", `docker://${registry.host}/build/app:a1`, "--old-base", `docker://${registry.host}/build/base:2`, "--new-base", `docker://${registry.host}/build/base:1`, "-t", `docker://${registry.host}/build/app:bad`]);
+    expect(wrongBase.exitCode).toBe(2);
+    expect(wrongBase.stderr).toContain("is not built on");
+  });
 });
