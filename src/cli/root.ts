@@ -30,6 +30,7 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   ls: () => import("./commands/ls.ts"),
   cat: () => import("./commands/cat.ts"),
   export: () => import("./commands/export.ts"),
+  diff: () => import("./commands/diff.ts"),
   sbom: () => import("./commands/sbom.ts"),
   mutate: () => import("./commands/mutate.ts"),
   append: () => import("./commands/append.ts"),

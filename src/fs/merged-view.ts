@@ -131,11 +131,10 @@ export class MergedView {
   }
 
   /**
-   * The contents of many small files at once, each layer streamed at most once (reading a
-   * thousand package.json files must not scan a layer a thousand times). Files over `maxBytes`,
-   * and paths that are not regular files, are left out.
+   * Streams many files with each layer read at most once (a thousand package.json files must not
+   * scan a layer a thousand times); `onFile` gets each regular file's body and must consume it.
    */
-  async readFiles(paths: Iterable<string>, maxBytes: number): Promise<Map<string, Uint8Array>> {
+  async scanFiles(paths: Iterable<string>, onFile: (path: string, body: ReadableStream<Uint8Array>) => Promise<void>, maxBytes = Number.POSITIVE_INFINITY): Promise<void> {
     const wanted = new Map<number, Map<string, number>>();
     for (const path of paths) {
       const node = this.nodes.get(path);
@@ -144,19 +143,30 @@ export class MergedView {
       inLayer.set(path, node.occurrence);
       wanted.set(node.layer, inLayer);
     }
-    const found = new Map<string, Uint8Array>();
-    for (const [layer, files] of [...wanted].sort(([a], [b]) => a - b)) {
+    for (const [layer, files] of [...wanted].sort(([x], [y]) => x - y)) {
       const seen = new Map<string, number>();
       let left = files.size;
       for await (const entry of layerEntries(this.source, this.layers[layer]!, `layer ${layer + 1}`)) {
         const occurrence = (seen.get(entry.header.path) ?? -1) + 1;
         seen.set(entry.header.path, occurrence);
         if (files.get(entry.header.path) !== occurrence) continue;
-        found.set(entry.header.path, new Uint8Array(await new Response(entry.body).arrayBuffer()));
+        await onFile(entry.header.path, entry.body);
         if (--left === 0) break;
       }
     }
+  }
+
+  /** The contents of many small files at once (over `maxBytes`, or not regular files: left out). */
+  async readFiles(paths: Iterable<string>, maxBytes: number): Promise<Map<string, Uint8Array>> {
+    const found = new Map<string, Uint8Array>();
+    await this.scanFiles(paths, async (path, body) => void found.set(path, new Uint8Array(await new Response(body).arrayBuffer())), maxBytes);
     return found;
+  }
+
+  /** The layer digest a path's content comes from: equal digests and headers mean equal content. */
+  layerDigest(path: string): string | undefined {
+    const node = this.nodes.get(path);
+    return node ? this.layers[node.layer]?.digest : undefined;
   }
 
   /** Direct children of a directory (or, `recursive`, everything under it), sorted. */

@@ -86,4 +86,23 @@ describe("merged filesystem view", () => {
     expect(result.exitCode).toBe(Exit.integrity);
     expect(result.stderr).toContain("path escapes the root");
   });
+
+  test("diff names what was added, removed and changed, content included when metadata agrees", async () => {
+    const other = await layeredImage([
+      [
+        { path: "etc" },
+        { path: "etc/os-release", text: "ID=other\nVERSION=2\n" },
+        { path: "opt" },
+        { path: "opt/new", text: "fresh" },
+        { path: "extra", text: "x" },
+      ],
+    ]);
+    await writeImage(parseImageRef(`oci:${join(dir, "layout")}:other`), other);
+    const result = JSON.parse((await stevedore(["diff", "--json", ref, `oci:${join(dir, "layout")}:other`])).stdout);
+    expect(result.added).toEqual(["/extra"]);
+    expect(result.removed).toContain("/release");
+    expect(result.removed).toContain("/data/hardlink");
+    expect(result.changed).toContain("/etc/os-release");
+    expect(result.changed).not.toContain("/opt/new");
+  });
 });
