@@ -9,13 +9,21 @@ export interface Run {
   readonly maxRssMiB: number;
 }
 
-/** Runs a command to completion, failing loudly; returns wall time and peak RSS. */
+/**
+ * Runs a command to completion, failing loudly; returns wall time and its peak RSS, read by GNU
+ * time (`%M`): spawnSync's resource usage mixed in other children's peaks when this process had a
+ * big heap of its own.
+ */
 export function timeCommand(cmd: readonly string[], env?: Record<string, string>): Run {
+  const gnuTime = Bun.which("time", { PATH: "/usr/bin:/bin" });
+  if (!gnuTime) throw new Error("GNU time is not installed (apt-get install -y time)");
   const started = performance.now();
-  const proc = Bun.spawnSync([...cmd], { stdout: "ignore", stderr: "pipe", env: { ...process.env, ...env } });
+  const proc = Bun.spawnSync([gnuTime, "-f", "%M", ...cmd], { stdout: "ignore", stderr: "pipe", env: { ...process.env, ...env } });
   const seconds = (performance.now() - started) / 1000;
-  if (proc.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed (${proc.exitCode}): ${proc.stderr.toString().trim()}`);
-  return { seconds, maxRssMiB: (proc.resourceUsage?.maxRSS ?? 0) / (1 << 20) };
+  const stderr = proc.stderr.toString().trim();
+  if (proc.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed (${proc.exitCode}): ${stderr}`);
+  const kib = Number(stderr.split("\n").at(-1));
+  return { seconds, maxRssMiB: kib / 1024 };
 }
 
 export const median = (xs: readonly number[]): number => {
