@@ -1,10 +1,11 @@
 import type { MergedView } from "../fs/merged-view.ts";
+import { readRpmDatabase } from "./rpm.ts";
 
 /** One package found in an image. */
 export interface SbomPackage {
   readonly name: string;
   readonly version: string;
-  readonly type: "deb" | "apk" | "npm" | "pypi";
+  readonly type: "deb" | "apk" | "rpm" | "npm" | "pypi";
   readonly purl: string;
   /** The file it was found in. */
   readonly location: string;
@@ -66,6 +67,15 @@ function parseApk(content: string, location: string, os: OsInfo | undefined): Sb
   });
 }
 
+function rpmPackages(bytes: Uint8Array | undefined, location: string, os: OsInfo | undefined): SbomPackage[] {
+  const distro = os?.id ?? "rpm";
+  return (bytes ? readRpmDatabase(bytes) : []).map((p) => {
+    const version = `${p.version}-${p.release}`;
+    const qualifiers = [p.arch ? `arch=${enc(p.arch)}` : "", p.epoch ? `epoch=${p.epoch}` : "", os?.versionId ? `distro=${enc(`${distro}-${os.versionId}`)}` : ""].filter(Boolean).join("&");
+    return { name: p.name, version, type: "rpm" as const, arch: p.arch, location, purl: `pkg:rpm/${enc(distro)}/${enc(p.name)}@${enc(version)}${qualifiers ? `?${qualifiers}` : ""}` };
+  });
+}
+
 function parseNpm(content: string, location: string): SbomPackage[] {
   try {
     const { name, version } = JSON.parse(content) as { name?: string; version?: string };
@@ -84,20 +94,22 @@ function parsePython(content: string, location: string): SbomPackage[] {
   return [{ name, version, type: "pypi", location, purl: `pkg:pypi/${enc(name.toLowerCase().replace(/[-_.]+/g, "-"))}@${enc(version)}` }];
 }
 
-/** A best-effort bill of materials from the merged view: OS, dpkg, apk, npm and Python packages. */
+/** A best-effort bill of materials from the merged view: OS, dpkg, apk, RPM (sqlite), npm and Python packages. */
 export async function detectPackages(view: MergedView): Promise<SbomResult> {
   const paths = [...view.nodes.keys()];
   const osPath = ["etc/os-release", "usr/lib/os-release"].find((p) => view.nodes.has(p));
   const dpkg = paths.filter((p) => p === "var/lib/dpkg/status" || p.startsWith("var/lib/dpkg/status.d/"));
   const apk = paths.filter((p) => p === "lib/apk/db/installed");
+  const rpm = paths.filter((p) => /^(var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/rpmdb\.sqlite$/.test(p));
   const npm = paths.filter((p) => /(^|\/)node_modules\/(@[^/]+\/)?[^/@][^/]*\/package\.json$/.test(p));
   const python = paths.filter((p) => /\.dist-info\/METADATA$/.test(p));
   const small = await view.readFiles([...(osPath ? [osPath] : []), ...npm, ...python], maxManifestBytes);
-  const databases = await view.readFiles([...dpkg, ...apk], maxDatabaseBytes);
+  const databases = await view.readFiles([...dpkg, ...apk, ...rpm], maxDatabaseBytes);
   const os = osPath ? parseOsRelease(text(small.get(osPath)) ?? "") : undefined;
   const packages = [
     ...dpkg.flatMap((p) => parseDpkg(text(databases.get(p)) ?? "", `/${p}`, os)),
     ...apk.flatMap((p) => parseApk(text(databases.get(p)) ?? "", `/${p}`, os)),
+    ...rpm.flatMap((p) => rpmPackages(databases.get(p), `/${p}`, os)),
     ...npm.flatMap((p) => parseNpm(text(small.get(p)) ?? "", `/${p}`)),
     ...python.flatMap((p) => parsePython(text(small.get(p)) ?? "", `/${p}`)),
   ];

@@ -7,14 +7,14 @@ import { MediaTypes } from "../../src/core/media-type.ts";
 import type { FixtureImage } from "./random-image.ts";
 
 /** A layer entry: a path, and either text (a file) or another kind. */
-export type LayerEntry = { path: string; text?: string; type?: TarHeader["type"]; linkname?: string; mode?: number };
+export type LayerEntry = { path: string; text?: string; bytes?: Uint8Array; type?: TarHeader["type"]; linkname?: string; mode?: number };
 
 async function tarOf(entries: readonly LayerEntry[]): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   const writer = new TarWriter({ write: (c: Uint8Array) => chunks.push(new Uint8Array(c)) });
   for (const e of entries) {
-    const body = e.text === undefined ? undefined : new TextEncoder().encode(e.text);
-    const type = e.type ?? (e.text !== undefined ? "file" : "directory");
+    const body = e.bytes ?? (e.text === undefined ? undefined : new TextEncoder().encode(e.text));
+    const type = e.type ?? (body !== undefined ? "file" : "directory");
     await writer.add({ path: e.path, type, size: body?.byteLength ?? 0, mode: e.mode ?? (type === "directory" ? 0o755 : type === "symlink" ? 0o777 : 0o644), uid: 0, gid: 0, mtime: 1_700_000_000, linkname: e.linkname }, body);
   }
   await writer.finish();

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseImageRef } from "../../src/transport/index.ts";
@@ -27,6 +28,39 @@ A:x86_64
 T:Size optimized toolbox of many common UNIX utilities
 `;
 
+/** An RPM header blob (rpm's on-disk header format, without the magic) with string and int32 tags. */
+function rpmHeader(fields: [tag: number, value: string | number][]): Uint8Array {
+  const data: number[] = [];
+  const entries: number[][] = [];
+  for (const [tag, value] of fields) {
+    if (typeof value === "number") {
+      while (data.length % 4) data.push(0);
+      entries.push([tag, 4, data.length, 1]);
+      data.push((value >>> 24) & 255, (value >>> 16) & 255, (value >>> 8) & 255, value & 255);
+    } else {
+      entries.push([tag, 6, data.length, 1]);
+      data.push(...new TextEncoder().encode(value), 0);
+    }
+  }
+  const out = new DataView(new ArrayBuffer(8 + entries.length * 16 + data.length));
+  out.setUint32(0, entries.length);
+  out.setUint32(4, data.length);
+  entries.forEach((e, i) => e.forEach((v, j) => out.setUint32(8 + i * 16 + j * 4, v)));
+  new Uint8Array(out.buffer).set(data, 8 + entries.length * 16);
+  return new Uint8Array(out.buffer);
+}
+
+/** An rpmdb.sqlite with rpm's own Packages schema. */
+function rpmDatabase(): string {
+  const path = join(dir, "rpmdb.sqlite");
+  const db = new Database(path);
+  db.run("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY AUTOINCREMENT, blob BLOB NOT NULL)");
+  db.run("INSERT INTO Packages (blob) VALUES (?)", [rpmHeader([[1000, "bash"], [1001, "5.2.15"], [1002, "3.el9"], [1022, "x86_64"]])]);
+  db.run("INSERT INTO Packages (blob) VALUES (?)", [rpmHeader([[1000, "openssl-libs"], [1001, "3.0.7"], [1002, "27.el9"], [1003, 1], [1022, "x86_64"]])]);
+  db.close();
+  return path;
+}
+
 beforeAll(async () => {
   const image = await layeredImage([
     [
@@ -45,6 +79,7 @@ beforeAll(async () => {
       { path: "app/node_modules/left-pad/package.json", text: '{"name":"left-pad","version":"1.3.0"}' },
       { path: "app/node_modules/@scope/thing/package.json", text: '{"name":"@scope/thing","version":"2.0.1"}' },
       { path: "usr/lib/python3/dist-packages/Requests-2.31.0.dist-info/METADATA", text: "Metadata-Version: 2.1\nName: Requests\nVersion: 2.31.0\n" },
+      { path: "var/lib/rpm/rpmdb.sqlite", bytes: readFileSync(rpmDatabase()) },
     ],
   ]);
   await writeImage(parseImageRef(ref), image);
@@ -71,6 +106,10 @@ describe("sbom", () => {
     expect(purls).toContain("pkg:npm/left-pad@1.3.0");
     expect(purls).toContain("pkg:npm/%40scope/thing@2.0.1");
     expect(purls).toContain("pkg:pypi/requests@2.31.0");
+    const rpms = purls.filter((p: string) => p.startsWith("pkg:rpm/"));
+    expect(rpms).toHaveLength(2);
+    expect(rpms[0]).toMatch(/^pkg:rpm\/[a-z]+\/bash@5\.2\.15-3\.el9\?arch=x86_64(&distro=.+)?$/);
+    expect(rpms[1]).toMatch(/^pkg:rpm\/[a-z]+\/openssl-libs@3\.0\.7-27\.el9\?arch=x86_64&epoch=1(&distro=.+)?$/);
   });
 
   test("SPDX 2.3 and CycloneDX 1.5 documents carry their required fields", async () => {
