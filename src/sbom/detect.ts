@@ -1,11 +1,12 @@
 import type { MergedView } from "../fs/merged-view.ts";
+import { type GoBuildInfo, scanGoBinary } from "./go-buildinfo.ts";
 import { readRpmDatabase } from "./rpm.ts";
 
 /** One package found in an image. */
 export interface SbomPackage {
   readonly name: string;
   readonly version: string;
-  readonly type: "deb" | "apk" | "rpm" | "npm" | "pypi";
+  readonly type: "deb" | "apk" | "rpm" | "npm" | "pypi" | "golang";
   readonly purl: string;
   /** The file it was found in. */
   readonly location: string;
@@ -28,6 +29,8 @@ const enc = encodeURIComponent;
 /** Package databases can be large (dpkg status of a full distribution); manifests are small. */
 const maxDatabaseBytes = 64 << 20;
 const maxManifestBytes = 1 << 20;
+/** Executables larger than this are not scanned for Go build info. */
+const maxBinaryBytes = 256 << 20;
 
 function parseOsRelease(content: string): OsInfo | undefined {
   const fields = Object.fromEntries(
@@ -76,6 +79,16 @@ function rpmPackages(bytes: Uint8Array | undefined, location: string, os: OsInfo
   });
 }
 
+/** A Go binary's main module and dependencies, as pkg:golang purls (the standard library as stdlib). */
+function goPackages(info: GoBuildInfo, location: string): SbomPackage[] {
+  const mod = (path: string, version: string): SbomPackage => ({ name: path, version, type: "golang", location, purl: `pkg:golang/${path.split("/").map(enc).join("/")}@${enc(version)}` });
+  return [
+    mod("stdlib", info.goVersion.replace(/^go/, "")),
+    ...(info.main && info.main.version !== "(devel)" ? [mod(info.main.path, info.main.version)] : []),
+    ...info.deps.map((d) => mod(d.path, d.version)),
+  ];
+}
+
 function parseNpm(content: string, location: string): SbomPackage[] {
   try {
     const { name, version } = JSON.parse(content) as { name?: string; version?: string };
@@ -103,6 +116,12 @@ export async function detectPackages(view: MergedView): Promise<SbomResult> {
   const rpm = paths.filter((p) => /^(var\/lib\/rpm|usr\/lib\/sysimage\/rpm)\/rpmdb\.sqlite$/.test(p));
   const npm = paths.filter((p) => /(^|\/)node_modules\/(@[^/]+\/)?[^/@][^/]*\/package\.json$/.test(p));
   const python = paths.filter((p) => /\.dist-info\/METADATA$/.test(p));
+  const executables = [...view.nodes].filter(([, n]) => n.header.type === "file" && (n.header.mode & 0o111) !== 0 && n.header.size <= maxBinaryBytes && n.header.size > 1024).map(([p]) => p);
+  const golang: SbomPackage[] = [];
+  await view.scanFiles(executables, async (path, body) => {
+    const info = await scanGoBinary(body as unknown as AsyncIterable<Uint8Array>);
+    if (info) golang.push(...goPackages(info, `/${path}`));
+  });
   const small = await view.readFiles([...(osPath ? [osPath] : []), ...npm, ...python], maxManifestBytes);
   const databases = await view.readFiles([...dpkg, ...apk, ...rpm], maxDatabaseBytes);
   const os = osPath ? parseOsRelease(text(small.get(osPath)) ?? "") : undefined;
@@ -112,6 +131,7 @@ export async function detectPackages(view: MergedView): Promise<SbomResult> {
     ...rpm.flatMap((p) => rpmPackages(databases.get(p), `/${p}`, os)),
     ...npm.flatMap((p) => parseNpm(text(small.get(p)) ?? "", `/${p}`)),
     ...python.flatMap((p) => parsePython(text(small.get(p)) ?? "", `/${p}`)),
+    ...golang,
   ];
   return { ...(os ? { os } : {}), packages };
 }

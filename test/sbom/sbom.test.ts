@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseImageRef } from "../../src/transport/index.ts";
-import { run, stevedore } from "../helpers/cli.ts";
+import { requirePeer, run, stevedore } from "../helpers/cli.ts";
 import { layeredImage } from "../helpers/layered-image.ts";
 import { writeImage } from "../helpers/random-image.ts";
 import { tmpDir } from "../helpers/tmp.ts";
@@ -80,6 +80,8 @@ beforeAll(async () => {
       { path: "app/node_modules/@scope/thing/package.json", text: '{"name":"@scope/thing","version":"2.0.1"}' },
       { path: "usr/lib/python3/dist-packages/Requests-2.31.0.dist-info/METADATA", text: "Metadata-Version: 2.1\nName: Requests\nVersion: 2.31.0\n" },
       { path: "var/lib/rpm/rpmdb.sqlite", bytes: readFileSync(rpmDatabase()) },
+      // a real Go binary of this machine: Debian's docker-registry
+      { path: "usr/bin/registry", bytes: readFileSync(requirePeer("docker-registry")), mode: 0o755 },
     ],
   ]);
   await writeImage(parseImageRef(ref), image);
@@ -106,6 +108,7 @@ describe("sbom", () => {
     expect(purls).toContain("pkg:npm/left-pad@1.3.0");
     expect(purls).toContain("pkg:npm/%40scope/thing@2.0.1");
     expect(purls).toContain("pkg:pypi/requests@2.31.0");
+    expect(purls.some((p: string) => /^pkg:golang\/stdlib@1\.\d+/.test(p))).toBe(true);
     const rpms = purls.filter((p: string) => p.startsWith("pkg:rpm/"));
     expect(rpms).toHaveLength(2);
     expect(rpms[0]).toMatch(/^pkg:rpm\/[a-z]+\/bash@5\.2\.15-3\.el9\?arch=x86_64(&distro=.+)?$/);
