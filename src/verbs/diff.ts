@@ -1,9 +1,8 @@
 import type { TarHeader } from "../archive/tar-header.ts";
 import { DigestHasher } from "../core/digest.ts";
-import { MergedView } from "../fs/merged-view.ts";
+import type { MergedView } from "../fs/merged-view.ts";
 import type { ImageRef } from "../transport/types.ts";
-import { type FilesOptions } from "./files.ts";
-import { chooseImage } from "./inspect.ts";
+import { type FilesOptions, withView } from "./files.ts";
 
 export interface DiffResult {
   readonly added: readonly string[];
@@ -28,34 +27,23 @@ async function hashes(view: MergedView, paths: readonly string[]): Promise<Map<s
  * Files added, removed and changed from A to B, by path. A file is changed when its metadata
  * differs, or when it comes from different layers and its bytes differ (hashed, streamed).
  */
-export async function diffImages(a: ImageRef, b: ImageRef, options: FilesOptions = {}): Promise<DiffResult> {
-  const open = async (ref: ImageRef) => {
-    const source = await ref.openSource({ signal: options.signal, registry: options.registry });
-    const { image } = await chooseImage(source, options.platform);
-    return { source, view: await MergedView.build(source, image.layers) };
-  };
-  const left = await open(a);
-  try {
-    const right = await open(b);
-    try {
-      const added = [...right.view.nodes.keys()].filter((p) => !left.view.nodes.has(p));
-      const removed = [...left.view.nodes.keys()].filter((p) => !right.view.nodes.has(p));
+export function diffImages(a: ImageRef, b: ImageRef, options: FilesOptions = {}): Promise<DiffResult> {
+  return withView(a, options, (left) =>
+    withView(b, options, async (right) => {
+      const added = [...right.nodes.keys()].filter((p) => !left.nodes.has(p));
+      const removed = [...left.nodes.keys()].filter((p) => !right.nodes.has(p));
       const changed: string[] = [];
       const toHash: string[] = [];
-      for (const [path, node] of left.view.nodes) {
-        const other = right.view.nodes.get(path);
+      for (const [path, node] of left.nodes) {
+        const other = right.nodes.get(path);
         if (!other) continue;
         if (!sameHeader(node.header, other.header)) changed.push(path);
-        else if (node.header.type === "file" && left.view.layerDigest(path) !== right.view.layerDigest(path)) toHash.push(path);
+        else if (node.header.type === "file" && left.layerDigest(path) !== right.layerDigest(path)) toHash.push(path);
       }
-      const [l, r] = [await hashes(left.view, toHash), await hashes(right.view, toHash)];
+      const [l, r] = [await hashes(left, toHash), await hashes(right, toHash)];
       for (const path of toHash) if (l.get(path) !== r.get(path)) changed.push(path);
       const slash = (ps: string[]) => ps.map((p) => `/${p}`).sort();
       return { added: slash(added), removed: slash(removed), changed: slash(changed) };
-    } finally {
-      await right.source.close();
-    }
-  } finally {
-    await left.source.close();
-  }
+    }),
+  );
 }

@@ -2,6 +2,7 @@ import type { TarHeader } from "../archive/tar-header.ts";
 import { TarWriter } from "../archive/tar-writer.ts";
 import type { Descriptor } from "../core/descriptor.ts";
 import { NotFoundError } from "../core/errors.ts";
+import type { RawManifest } from "../core/manifest.ts";
 import type { Platform } from "../core/platform.ts";
 import { type FsNode, MergedView } from "../fs/merged-view.ts";
 import { layerEntries } from "../fs/layers.ts";
@@ -26,12 +27,17 @@ export interface FileEntry {
   readonly linkname?: string;
 }
 
-async function withView<T>(ref: ImageRef, options: FilesOptions, use: (view: MergedView, source: ImageSource, layers: readonly Descriptor[]) => Promise<T>): Promise<T> {
+/** An image's merged view (the host's platform of an index, or `platform`), for `use` while the source is open. */
+export async function withView<T>(
+  ref: ImageRef,
+  options: FilesOptions,
+  use: (view: MergedView, source: ImageSource, layers: readonly Descriptor[], top: RawManifest) => Promise<T>,
+): Promise<T> {
   const source = await ref.openSource({ signal: options.signal, registry: options.registry });
   try {
-    const { image } = await chooseImage(source, options.platform);
+    const { top, image } = await chooseImage(source, options.platform);
     const view = await MergedView.build(source, image.layers);
-    return await use(view, source, image.layers);
+    return await use(view, source, image.layers, top);
   } finally {
     await source.close();
   }
