@@ -62,7 +62,8 @@ export class MergedView {
         if (path === "") continue;
         const occurrence = (seen.get(path) ?? -1) + 1;
         seen.set(path, occurrence);
-        if (entry.header.type !== "directory") removeTree(path, false);
+        // a file over a lower directory replaces the whole tree (a scan only then: files over files are the common case)
+        if (entry.header.type !== "directory" && nodes.get(path)?.header.type === "directory") removeTree(path, false);
         nodes.set(path, { header: entry.header, layer: index, occurrence });
         addedHere.add(path);
       }

@@ -23,6 +23,8 @@ beforeAll(async () => {
       { path: "data/original", text: "shared bytes" },
       { path: "loop-a", type: "symlink", linkname: "loop-b" },
       { path: "loop-b", type: "symlink", linkname: "loop-a" },
+      { path: "swap" },
+      { path: "swap/child", text: "under a directory that becomes a file" },
     ],
     [
       { path: "etc/.wh.removed", text: "" },
@@ -31,6 +33,7 @@ beforeAll(async () => {
       { path: "data/hardlink", type: "hardlink", linkname: "data/original" },
       { path: "release", type: "symlink", linkname: "/etc/os-release" },
       { path: "etc/os-release", text: "ID=test\nVERSION=2\n" },
+      { path: "swap", text: "now a file" },
     ],
   ]);
   await writeImage(parseImageRef(ref), image);
@@ -44,6 +47,8 @@ describe("merged filesystem view", () => {
     expect(listed).toContain("/opt");
     expect(listed.filter((p) => p.startsWith("/opt/"))).toEqual(["/opt/new"]);
     expect(listed.some((p) => p.includes(".wh."))).toBe(false);
+    expect(listed).toContain("/swap");
+    expect(listed).not.toContain("/swap/child");
   });
 
   test("cat reads the top layer's version, through symlinks and hardlinks across layers", async () => {
