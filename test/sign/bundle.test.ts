@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, sign } from "node:crypto";
 import { bundleFromJSON } from "@sigstore/bundle";
 import { Verifier, toSignedEntity, toTrustMaterial } from "@sigstore/verify";
 import { parseDigest } from "../../src/core/digest.ts";
@@ -31,4 +31,21 @@ test("checkBundle reads back the statement, and refuses a tampered envelope", ()
   const json = JSON.parse(new TextDecoder().decode(bytes));
   json.dsseEnvelope.payload = Buffer.from(Buffer.from(json.dsseEnvelope.payload, "base64").toString().replace("aaaa", "bbbb")).toString("base64");
   expect(checkBundle(new TextEncoder().encode(JSON.stringify(json)), [parsePublicKey(publicPem, "pub")])).toEqual({ ok: false, reason: "signature does not verify with the key" });
+});
+
+test("a bundle made by sigstore-js's signer (DSSE, key, no witnesses) is accepted by stevedore's check", async () => {
+  const { DSSEBundleBuilder } = await import("@sigstore/sign");
+  const { bundleToJSON } = await import("@sigstore/bundle");
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+  const publicPem = publicKey.export({ type: "spki", format: "pem" }).toString();
+  const builder = new DSSEBundleBuilder({
+    signer: { sign: async (data: Buffer) => ({ signature: sign("sha256", data, privateKey), key: { $case: "publicKey" as const, publicKey: publicPem, hint: "" } }) },
+    witnesses: [],
+  });
+  const statement = { _type: "https://in-toto.io/Statement/v1", subject: [{ name: "registry.test/app", digest: { sha256: "a".repeat(64) } }], predicateType: "https://sigstore.dev/cosign/sign/v1", predicate: {} };
+  const bundle = await builder.create({ data: Buffer.from(JSON.stringify(statement)), type: "application/vnd.in-toto+json" });
+  const bytes = new TextEncoder().encode(JSON.stringify(bundleToJSON(bundle)));
+  const result = checkBundle(bytes, [parsePublicKey(publicPem, "pub")]);
+  expect(result.ok && result.statement.predicateType).toBe("https://sigstore.dev/cosign/sign/v1");
+  expect(checkBundle(bytes, [parsePublicKey(generateKeyPair("").publicPem, "other")]).ok).toBe(false);
 });
