@@ -3,7 +3,7 @@ import { type Digest, isDigest, parseDigest } from "../core/digest.ts";
 import { IntegrityError, NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, maxManifestBytes, parseManifest } from "../core/manifest.ts";
 import { MediaTypes, isManifestType } from "../core/media-type.ts";
-import { type FileTree, blobPath, readManifestBlob } from "./layout-files.ts";
+import { type FileTree, blobPath, manifestDescriptor, readManifestBlob } from "./layout-files.ts";
 import type { ImageSource } from "./types.ts";
 
 /** The annotation that names an image in an OCI layout's index.json. */
@@ -143,8 +143,18 @@ export class OciLayoutSource implements ImageSource {
   ) {}
 
   async resolve(): Promise<Descriptor> {
-    this.entry ??= selectEntry(await readIndexJson(this.tree), this.selector, this.where);
+    this.entry ??= await this.select();
     return this.entry;
+  }
+
+  /** An index.json entry, or, by digest, any manifest the layout holds (an index's child, say). */
+  private async select(): Promise<Descriptor> {
+    const index = await readIndexJson(this.tree);
+    const { selector } = this;
+    if (selector.kind === "digest" && !index.manifests.some((m) => m.digest === selector.digest) && (await this.tree.size(blobPath(selector.digest))) !== null) {
+      return manifestDescriptor(await readManifestBlob(this.tree, blobPath(selector.digest), selector.digest, undefined));
+    }
+    return selectEntry(index, selector, this.where);
   }
 
   async knownTags(): Promise<readonly string[]> {

@@ -148,6 +148,15 @@ describe("keys and interoperability without cosign", () => {
     for (const r of [notPem, wrong, p384, missing]) expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });
 
+  test("--recursive signs the index and each of its images", async () => {
+    const image = randomImage({ seed: 97, platforms: [{ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "arm64" }] });
+    const layout = join(dir, "recursive");
+    await writeImage(parseImageRef(`oci:${layout}:multi`), image);
+    const signed = await stevedore(["sign", "-q", "--json", "--recursive", "--key", key, `oci:${layout}:multi`], { env });
+    expect(JSON.parse(signed.stdout).map((r: { digest: string }) => r.digest)).toEqual([image.top.digest, ...image.images.map((m) => m.digest)]);
+    for (const child of image.images) expect((await stevedore(["verify", "-q", "--key", pub, `oci:${layout}:@${child.digest}`])).exitCode).toBe(0);
+  });
+
   test("generate-key-pair refuses to overwrite without --force", async () => {
     const again = await stevedore(["generate-key-pair", "--output-key-prefix", join(dir, "cosign")], { env });
     expect(again.exitCode).toBe(Exit.usage);
