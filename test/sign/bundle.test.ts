@@ -49,3 +49,11 @@ test("a bundle made by sigstore-js's signer (DSSE, key, no witnesses) is accepte
   expect(result.ok && result.statement.predicateType).toBe("https://sigstore.dev/cosign/sign/v1");
   expect(checkBundle(bytes, [parsePublicKey(generateKeyPair("").publicPem, "other")]).ok).toBe(false);
 });
+
+test("a transparency-log entry is counted for reporting, never checked or trusted", () => {
+  const { privatePem, publicPem } = generateKeyPair("");
+  const json = JSON.parse(new TextDecoder().decode(signBundle(parsePrivateKey(privatePem, "", "key"), "r/app", digest, {})));
+  json.verificationMaterial.tlogEntries = [{ logIndex: "1", kindVersion: { kind: "dsse", version: "0.0.1" } }];
+  const result = checkBundle(new TextEncoder().encode(JSON.stringify(json)), [parsePublicKey(publicPem, "pub")]);
+  expect(result.ok && result.tlogEntries).toBe(1);
+});
