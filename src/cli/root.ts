@@ -37,8 +37,6 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   rebase: () => import("./commands/rebase.ts"),
 };
 
-export const commandNames = Object.keys(modules);
-
 export const subCommands = Object.fromEntries(Object.entries(modules).map(([name, load]) => [name, () => load().then((m) => m.default)]));
 
 export function loadCommand(name: string): Promise<CommandModule> | undefined {

@@ -1,4 +1,4 @@
-import { IntegrityError, UsageError } from "./errors.ts";
+import { UsageError } from "./errors.ts";
 
 /** `algorithm:hex`, validated: only made by `parseDigest` and `digestOf`, so safe in paths and URLs. */
 export type Digest = string & { readonly __brand: "Digest" };
@@ -61,14 +61,6 @@ export class DigestHasher {
   }
   digest(): Digest {
     return `${this.algorithm}:${this.hasher.digest("hex")}` as Digest;
-  }
-}
-
-/** Throws unless `bytes` hash to `expected`; `where` names the source for the message. */
-export function assertDigest(bytes: Uint8Array, expected: Digest, what: string): void {
-  const actual = digestOf(bytes, digestAlgorithm(expected));
-  if (actual !== expected) {
-    throw new IntegrityError(`${what} ${expected}: digest mismatch (got ${actual})`);
   }
 }
 

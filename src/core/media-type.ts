@@ -40,8 +40,6 @@ export const isIndexType = (t: string): boolean => indexTypes.has(t);
 export const isManifestType = (t: string): boolean => manifestTypes.has(t) || indexTypes.has(t);
 export const isDockerType = (t: string): boolean => t.startsWith("application/vnd.docker.");
 export const isConfigType = (t: string): boolean => t === MediaTypes.ociConfig || t === MediaTypes.dockerConfig;
-export const isLayerType = (t: string): boolean =>
-  t.startsWith("application/vnd.oci.image.layer.") || t.startsWith("application/vnd.docker.image.rootfs.");
 export const isGzipLayerType = (t: string): boolean => t.endsWith("+gzip") || t.endsWith(".tar.gzip");
 export const isZstdLayerType = (t: string): boolean => t.endsWith("+zstd");
 
