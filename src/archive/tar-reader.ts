@@ -1,7 +1,6 @@
-import { type FileHandle, open } from "node:fs/promises";
-import { IntegrityError, NotFoundError } from "../core/errors.ts";
+import { IntegrityError } from "../core/errors.ts";
 import { type ByteReader, byteReader } from "../stream/byte-reader.ts";
-import { readFileStream } from "../stream/file.ts";
+import { openForReading, readFileStream } from "../stream/file.ts";
 import { safeEntryPath, safeLinkTarget } from "./safe-path.ts";
 import { type DecodedHeader, type TarHeader, applyExtensions, blockSize, decodeHeader, padded, parsePax } from "./tar-header.ts";
 
@@ -200,13 +199,7 @@ export class TarIndex {
 
 /** Walks a tar file's headers with positional reads, skipping the data: one pass, no extraction. */
 export async function indexTarFile(path: string, options: TarReadOptions = {}): Promise<TarIndex> {
-  let handle: FileHandle;
-  try {
-    handle = await open(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new NotFoundError(`${path}: no such file`);
-    throw err;
-  }
+  const handle = await openForReading(path);
   try {
     const fileSize = (await handle.stat()).size;
     const readAt = async (offset: number, size: number): Promise<Uint8Array> => {

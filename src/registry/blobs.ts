@@ -2,7 +2,7 @@ import type { Descriptor } from "../core/descriptor.ts";
 import { shortDigest } from "../core/digest.ts";
 import { NotFoundError, StevedoreError } from "../core/errors.ts";
 import { type ByteReader, byteReader } from "../stream/byte-reader.ts";
-import { readFileStream } from "../stream/file.ts";
+import { scanFile } from "../stream/file.ts";
 import { noteAllocated } from "../stream/gc-pacer.ts";
 import { BlobVerifier, verifyStream } from "../stream/verify.ts";
 import type { RegistryClient } from "./client.ts";
@@ -189,6 +189,6 @@ async function finish(client: RegistryClient, location: URL, desc: Descriptor, w
 
 async function verifyFile(path: string, desc: Descriptor, where: string): Promise<void> {
   const verifier = new BlobVerifier(desc, where);
-  for await (const chunk of readFileStream(path)) verifier.update(chunk);
+  await scanFile(path, (chunk) => verifier.update(chunk));
   verifier.finish();
 }

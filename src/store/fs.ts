@@ -17,13 +17,14 @@
  * in step with every write made through this instance, so reads answer without touching the disk.
  */
 import { statSync } from "node:fs";
-import { mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Descriptor } from "../core/descriptor.ts";
 import { type Digest, type DigestAlgorithm, DigestHasher, digestAlgorithm, digestHex, isDigest, isDigestAlgorithm, shortDigest } from "../core/digest.ts";
 import { IntegrityError, NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, referrerDescriptor } from "../core/manifest.ts";
-import { pipeToHandle, readFileStream, temporaryPath, writeFileAtomic } from "../stream/file.ts";
+import { openDirect } from "../stream/direct-io.ts";
+import { pipeToHandle, readFileStream, scanFile, temporaryPath, writeFileAtomic } from "../stream/file.ts";
 import { BlobVerifier } from "../stream/verify.ts";
 import { storedManifest } from "./manifest-record.ts";
 import { type ByteRange, type Store, type StoredManifest, type UploadSession, UploadRangeError } from "./types.ts";
@@ -172,7 +173,7 @@ async function verifyOnly(body: ReadableStream<Uint8Array> | Uint8Array, desc: {
 
 async function hashFile(path: string, algorithm: DigestAlgorithm): Promise<Digest> {
   const hasher = new DigestHasher(algorithm);
-  for await (const chunk of readFileStream(path)) hasher.update(chunk);
+  await scanFile(path, (chunk) => hasher.update(chunk));
   return hasher.digest();
 }
 
@@ -547,14 +548,18 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
           if (offset !== session.size) throw new UploadRangeError(session.size);
           const hasher = session.hasher;
           session.hasher = undefined;
-          const handle = await open(join(uploadDir(id), "data"), "r+");
+          const data = join(uploadDir(id), "data");
+          const handle = await open(data, "r+");
+          let direct: FileHandle | undefined;
           try {
             let written = 0;
             if (body instanceof Uint8Array) {
               hasher?.update(body);
               while (written < body.byteLength) written += (await handle.write(body, written, body.byteLength - written, offset + written)).bytesWritten;
             } else {
-              written = await pipeToHandle(handle, body, offset, hasher && ((chunk) => hasher.update(chunk)));
+              // durable chunks skip the page cache (stream/direct-io.ts)
+              direct = fsync ? await openDirect(data) : undefined;
+              written = await pipeToHandle(handle, body, offset, hasher && ((chunk) => hasher.update(chunk)), direct);
             }
             if (fsync) await handle.sync();
             session.size = offset + written;
@@ -565,6 +570,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
             await handle.truncate(offset).catch(() => {});
             throw err;
           } finally {
+            await direct?.close();
             await handle.close();
           }
         });

@@ -7,7 +7,7 @@ import type { Descriptor } from "../core/descriptor.ts";
 import { type Digest, DigestHasher } from "../core/digest.ts";
 import { NotFoundError } from "../core/errors.ts";
 import { MediaTypes, isDockerType } from "../core/media-type.ts";
-import { readFileStream } from "../stream/file.ts";
+import { readFileStream, scanFile } from "../stream/file.ts";
 import { gunzipIfCompressed, isGzip } from "../stream/gzip.ts";
 import type { ImageRef } from "../transport/types.ts";
 import type { CopyResult } from "./copy.ts";
@@ -77,7 +77,7 @@ async function buildLayer(input: string, work: string, index: number, keepMtime:
   if (isGzip(head)) {
     // already compressed: the file is the layer as it is; its diff_id is the hash of what it inflates to
     const digest = new DigestHasher();
-    for await (const c of readFileStream(input)) digest.update(c);
+    await scanFile(input, (c) => digest.update(c));
     const diff = new DigestHasher();
     for await (const c of gunzipIfCompressed(readFileStream(input))) diff.update(c);
     return { path: input, digest: digest.digest(), diffId: diff.digest(), size: info.size };

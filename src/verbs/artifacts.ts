@@ -6,7 +6,7 @@ import { NotFoundError, UnsupportedError } from "../core/errors.ts";
 import { type RawManifest, encodeManifest } from "../core/manifest.ts";
 import { MediaTypes } from "../core/media-type.ts";
 import type { RegistryOptions } from "../registry/client.ts";
-import { readFileStream } from "../stream/file.ts";
+import { readFileStream, scanFile } from "../stream/file.ts";
 import type { ImageRef } from "../transport/types.ts";
 
 export interface ArtifactOptions {
@@ -37,7 +37,7 @@ async function fileDescriptor(path: string, mediaType: string): Promise<Descript
   const info = await stat(path).catch(() => undefined);
   if (!info?.isFile()) throw new NotFoundError(`${path}: no such file`);
   const hasher = new DigestHasher();
-  for await (const chunk of readFileStream(path)) hasher.update(chunk);
+  await scanFile(path, (chunk) => hasher.update(chunk));
   return { mediaType, digest: hasher.digest(), size: info.size, annotations: { "org.opencontainers.image.title": basename(path) } };
 }
 
