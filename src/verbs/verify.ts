@@ -3,19 +3,13 @@ import type { Digest } from "../core/digest.ts";
 import { IntegrityError, NotFoundError } from "../core/errors.ts";
 import { parseManifest } from "../core/manifest.ts";
 import type { RegistryOptions } from "../registry/client.ts";
-import { type InTotoStatement, bundleMediaType, checkBundle, cosignSignPredicate } from "../sign/bundle.ts";
-import { verifyBytes } from "../sign/keys.ts";
-import { type SimpleSigning, cosignSignatureArtifactType, parseSimpleSigning, signatureAnnotation, simpleSigningMediaType, simpleSigningType } from "../sign/payload.ts";
+import { type InTotoStatement, bundleMediaType } from "../sign/bundle.ts";
+import { type SimpleSigning, cosignSignatureArtifactType, signatureAnnotation, simpleSigningMediaType } from "../sign/payload.ts";
+import { type VerifyPolicy, checkSignatureBundle, checkSimpleSigning } from "../sign/policy.ts";
 import { readVerified } from "../stream/verify.ts";
 import type { ImageRef, ImageSource } from "../transport/types.ts";
 
-/** What a signature must satisfy; anything not satisfied is refused (default-deny). */
-export interface VerifyPolicy {
-  /** Public keys (uncompressed P-256 points); a signature must verify with one of them. */
-  readonly keys: readonly Uint8Array[];
-  /** Every pair must appear in the payload's `optional`. */
-  readonly annotations?: Readonly<Record<string, string>>;
-}
+export type { VerifyPolicy };
 
 export interface VerifiedSignature {
   readonly source: "sig-tag" | "referrer" | "bundle";
@@ -71,35 +65,13 @@ async function readPayloads(source: ImageSource, layers: readonly Descriptor[], 
 }
 
 async function check(candidate: Candidate, digest: Digest, policy: VerifyPolicy, accept: (verified: VerifiedSignature) => void): Promise<string | undefined> {
-  if (candidate.from === "bundle") return checkBundleCandidate(candidate, digest, policy, accept);
-  const signature = candidate.layer.annotations?.[signatureAnnotation];
-  // legacy and referrer signatures: the signature rides in the layer's annotation
-  if (!signature) return "a signature layer has no signature annotation";
-  const payload = candidate.payload;
-  const bytes = Buffer.from(signature, "base64");
-  if (!policy.keys.some((key) => verifyBytes(key, payload, bytes))) return "signature does not verify with the key";
-  const parsed = parseSimpleSigning(payload);
-  if (parsed?.critical?.type !== simpleSigningType) return "payload is not a cosign container image signature";
-  const signed = parsed.critical.image?.["docker-manifest-digest"];
-  if (signed !== digest) return `signature is for ${signed ?? "no image"}, not ${digest}`;
-  for (const [key, value] of Object.entries(policy.annotations ?? {})) {
-    if (parsed.optional?.[key] !== value) return `annotation ${key}=${value} is missing`;
-  }
-  accept({ source: candidate.from, payload: parsed });
-  return undefined;
-}
-
-function checkBundleCandidate(candidate: Candidate, digest: Digest, policy: VerifyPolicy, accept: (verified: VerifiedSignature) => void): string | undefined {
-  const result = checkBundle(candidate.payload, policy.keys);
+  const result =
+    candidate.from === "bundle"
+      ? checkSignatureBundle(candidate.payload, digest, policy)
+      : // legacy and referrer signatures: the signature rides in the layer's annotation
+        checkSimpleSigning(candidate.payload, candidate.layer.annotations?.[signatureAnnotation], digest, policy);
   if (!result.ok) return result.reason;
-  const { statement } = result;
-  if (statement.predicateType !== cosignSignPredicate) return `bundle predicate is ${statement.predicateType ?? "missing"}, not a cosign signature`;
-  const [algorithm, hex] = digest.split(":") as [string, string];
-  if (!statement.subject?.some((s) => s.digest?.[algorithm] === hex)) return `bundle subject is not ${digest}`;
-  for (const [key, value] of Object.entries(policy.annotations ?? {})) {
-    if (statement.predicate?.annotations?.[key] !== value) return `annotation ${key}=${value} is missing`;
-  }
-  accept({ source: "bundle", payload: statement, ...(result.tlogEntries > 0 ? { tlog: "not checked (offline verification)" as const } : {}) });
+  accept({ source: candidate.from, payload: result.payload, ...(result.tlogEntries > 0 ? { tlog: "not checked (offline verification)" as const } : {}) });
   return undefined;
 }
 

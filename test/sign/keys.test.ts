@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { AuthError } from "../../src/core/errors.ts";
 import { generateKeyPair, parsePrivateKey, parsePublicKey, signBytes, verifyBytes } from "../../src/sign/keys.ts";
 
-const fixture = join(import.meta.dir, "../fixtures/cosign-empty-password.key");
+const fixture = join(import.meta.dir, "../fixtures/cosign/empty-password.key");
 
 test("a key encrypted by cosign (N=2^16, empty password) decrypts to a P-256 key that signs", async () => {
   const key = parsePrivateKey(await Bun.file(fixture).text(), "", "fixture");
