@@ -1,4 +1,5 @@
 import { type Digest, parseDigest } from "../core/digest.ts";
+import type { ByteRange } from "../store/types.ts";
 import { ApiError } from "./errors.ts";
 import type { RequestContext } from "./context.ts";
 import { apiVersionHeader } from "./context.ts";
@@ -11,16 +12,21 @@ export function parseDigestParam(text: string | null): Digest {
   }
 }
 
-/** `bytes=start-end` (end optional) within `size`; undefined when absent, 416 when unsatisfiable. */
-function parseRange(header: string | null, size: number): { start: number; end: number } | undefined {
+/** `bytes=first-last`, `bytes=first-` or the suffix `bytes=-length` (RFC 9110), as a half-open range clipped to `size`. */
+function rangeOf(first: string, last: string, size: number): ByteRange | undefined {
+  if (first === "") return last === "" ? undefined : { start: Math.max(0, size - Number(last)), end: size };
+  return { start: Number(first), end: last === "" ? size : Math.min(Number(last) + 1, size) };
+}
+
+/** The Range header's one range within `size`; undefined when absent, 416 when unsatisfiable. */
+function parseRange(header: string | null, size: number): ByteRange | undefined {
   if (!header) return undefined;
-  const match = /^bytes=(\d+)-(\d*)$/.exec(header.trim());
-  const start = match ? Number(match[1]) : Number.NaN;
-  const end = match?.[2] ? Number(match[2]) + 1 : size;
-  if (!match || start >= size || end <= start) {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const range = match ? rangeOf(match[1]!, match[2]!, size) : undefined;
+  if (!range || range.start >= size || range.end <= range.start) {
     throw new ApiError("BLOB_UNKNOWN", `range ${header} is not satisfiable`, 416, { "Content-Range": `bytes */${size}` });
   }
-  return { start, end: Math.min(end, size) };
+  return range;
 }
 
 /** GET/HEAD a blob the repository links: the kernel sends files (Bun.file), ranges answer 206. */
