@@ -1,6 +1,6 @@
 import { type FileHandle, open } from "node:fs/promises";
 import { IntegrityError } from "../core/errors.ts";
-import { pipeToHandle } from "../stream/file.ts";
+import { type WriteOptions, pipeToHandle } from "../stream/file.ts";
 import { type TarHeader, blockSize, encodeHeader, padded } from "./tar-header.ts";
 
 const endOfArchive = new Uint8Array(blockSize * 2);
@@ -61,11 +61,11 @@ export class TarFileWriter {
 
   private constructor(
     private readonly handle: FileHandle,
-    private readonly fsync: boolean,
+    private readonly options: WriteOptions,
   ) {}
 
-  static async open(path: string, options: { fsync?: boolean } = {}): Promise<TarFileWriter> {
-    return new TarFileWriter(await open(path, "wx"), options.fsync ?? false);
+  static async open(path: string, options: WriteOptions = {}): Promise<TarFileWriter> {
+    return new TarFileWriter(await open(path, "wx"), options);
   }
 
   /** Appends an entry; calls are serialised. Returns the entry's size. */
@@ -79,7 +79,7 @@ export class TarFileWriter {
   async close(): Promise<void> {
     await this.queue;
     await this.handle.write(endOfArchive, 0, endOfArchive.byteLength, this.position);
-    if (this.fsync) await this.handle.sync();
+    if (this.options.fsync) await this.handle.sync();
     await this.handle.close();
   }
 
@@ -101,6 +101,7 @@ export class TarFileWriter {
     } else if (body) {
       const limit = header.size;
       written = await pipeToHandle(this.handle, body, dataStart, (chunk) => {
+        this.options.signal?.throwIfAborted();
         if (limit !== undefined && (written += chunk.byteLength) > limit) throw sizeError(header.path, limit, written);
       });
     }

@@ -86,11 +86,22 @@ export function temporaryPath(path: string): string {
   return `${path}.tmp-${randomBytes(6).toString("hex")}`;
 }
 
-export interface AtomicWriteOptions {
-  /** Check size and digest while writing; a mismatch leaves nothing behind. */
-  readonly verify?: { desc: Pick<Descriptor, "digest"> & { size?: number }; where: string };
+/** How a destination writes its files. */
+export interface WriteOptions {
   /** fsync before the rename, so a crash never leaves a renamed but empty file. */
   readonly fsync?: boolean;
+  /** Checked at every chunk: an abort stops a write mid-blob and leaves nothing behind. */
+  readonly signal?: AbortSignal;
+}
+
+/** A destination's write options from what it was opened with: durable unless told otherwise. */
+export function writeOptions(opened: WriteOptions): WriteOptions {
+  return { fsync: opened.fsync ?? true, signal: opened.signal };
+}
+
+export interface AtomicWriteOptions extends WriteOptions {
+  /** Check size and digest while writing; a mismatch leaves nothing behind. */
+  readonly verify?: { desc: Pick<Descriptor, "digest"> & { size?: number }; where: string };
 }
 
 /**
@@ -108,7 +119,7 @@ export async function writeFileAtomic(
   // durable streams skip the page cache: they go to the disk before the rename anyway
   const direct = options.fsync && !(body instanceof Uint8Array) ? await openDirect(temp) : undefined;
   try {
-    await writeAll(handle, body, options.verify && new BlobVerifier(options.verify.desc, options.verify.where), direct);
+    await writeAll(handle, body, options.verify && new BlobVerifier(options.verify.desc, options.verify.where), direct, options.signal);
     if (options.fsync) await handle.sync();
     await direct?.close();
     await handle.close();
@@ -122,14 +133,19 @@ export async function writeFileAtomic(
 }
 
 /** Hashes each chunk as it arrives and writes it. */
-async function writeAll(handle: FileHandle, body: ReadableStream<Uint8Array> | Uint8Array, verifier?: BlobVerifier, direct?: FileHandle): Promise<void> {
+async function writeAll(handle: FileHandle, body: ReadableStream<Uint8Array> | Uint8Array, verifier?: BlobVerifier, direct?: FileHandle, signal?: AbortSignal): Promise<void> {
+  signal?.throwIfAborted();
   if (body instanceof Uint8Array) {
     verifier?.update(body);
     verifier?.finish();
     await handle.write(body);
     return;
   }
-  await pipeToHandle(handle, body, 0, verifier && ((chunk) => verifier.update(chunk)), direct);
+  const onChunk = (chunk: Uint8Array) => {
+    signal?.throwIfAborted();
+    verifier?.update(chunk);
+  };
+  await pipeToHandle(handle, body, 0, onChunk, direct);
   verifier?.finish();
 }
 

@@ -1,16 +1,18 @@
 /**
- * Chunk buffers die young, but JSC collects them lazily: a fast copy's RSS climbed to ~200 MiB
- * with four blobs in flight. A synchronous collection every 8 MiB of chunks allocated (cheap:
- * the live heap is small) kept it near 65 MiB at no measurable cost (scripts/bench/copy-local.ts).
+ * Chunk buffers die young, but JSC collects them lazily: a 1 GiB pull's RSS climbed to ~145 MiB
+ * with four blobs in flight. Collecting synchronously every 8 MiB of chunks kept it at 88 MiB but
+ * cost a pull a fifth of its CPU and wall time; so every 8 MiB the resident size is looked at, and
+ * a collection runs only when it is above the ceiling (A/B runs of scripts/bench/copy-registry.ts's
+ * pull, interleaved, and scripts/bench/copy-local.ts).
  */
-const collectEvery = 8 << 20;
-let allocatedSinceCollect = 0;
+const checkEvery = 8 << 20;
+const rssCeiling = 100 << 20;
+let allocatedSinceCheck = 0;
 
 /** Every producer of large chunks (file reads, downloads) reports what it allocated. */
 export function noteAllocated(bytes: number): void {
-  allocatedSinceCollect += bytes;
-  if (allocatedSinceCollect >= collectEvery) {
-    allocatedSinceCollect = 0;
-    Bun.gc(true);
-  }
+  allocatedSinceCheck += bytes;
+  if (allocatedSinceCheck < checkEvery) return;
+  allocatedSinceCheck = 0;
+  if (process.memoryUsage.rss() > rssCeiling) Bun.gc(true);
 }

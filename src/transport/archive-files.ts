@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { IntegrityError, NotFoundError } from "../core/errors.ts";
 import { type TarIndex, indexTarFile, readTarMember } from "../archive/tar-reader.ts";
 import { type TarFileHeader, TarFileWriter } from "../archive/tar-writer.ts";
-import { readFileStream, temporaryPath, writeFileAtomic } from "../stream/file.ts";
+import { type WriteOptions, readFileStream, temporaryPath, writeFileAtomic } from "../stream/file.ts";
 import { gunzip, isGzip } from "../stream/gzip.ts";
 import { checkSmallFile, type FileTree } from "./layout-files.ts";
 
@@ -90,14 +90,14 @@ export class ArchiveWriter {
 
   constructor(
     private readonly path: string,
-    private readonly fsync: boolean,
+    private readonly write: WriteOptions,
   ) {
     this.temp = temporaryPath(path);
   }
 
   async start(): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
-    this.writer = await TarFileWriter.open(this.temp, { fsync: this.fsync });
+    this.writer = await TarFileWriter.open(this.temp, this.write);
   }
 
   /** Adds a member; `header.size` undefined streams a body of unknown length. Returns its size. */

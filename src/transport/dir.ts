@@ -5,7 +5,7 @@ import { type Digest, digestHex } from "../core/digest.ts";
 import { UsageError } from "../core/errors.ts";
 import type { RawManifest } from "../core/manifest.ts";
 import { acceptedManifestTypes } from "../core/media-type.ts";
-import { writeFileAtomic } from "../stream/file.ts";
+import { type WriteOptions, writeFileAtomic, writeOptions } from "../stream/file.ts";
 import { assertLayoutOrEmpty, directoryTree, manifestDescriptor, readManifestBlob } from "./layout-files.ts";
 import type { ImageDestination, ImageRef, ImageSource, OpenOptions, Transport } from "./types.ts";
 
@@ -44,7 +44,7 @@ class DirRef implements ImageRef {
     if ((await version.exists()) && !Buffer.from(await version.bytes()).equals(versionBytes)) {
       throw new UsageError(`${this}: refusing to write: its version file is not skopeo's "Directory Transport Version: 1.1"`);
     }
-    return new DirDestination(this.path, opts.fsync ?? true);
+    return new DirDestination(this.path, writeOptions(opts));
   }
 }
 
@@ -89,7 +89,7 @@ class DirDestination implements ImageDestination {
 
   constructor(
     private readonly root: string,
-    private readonly fsync: boolean,
+    private readonly write: WriteOptions,
   ) {}
 
   async hasBlob(desc: Descriptor): Promise<boolean> {
@@ -104,21 +104,21 @@ class DirDestination implements ImageDestination {
 
   async putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void> {
     await writeFileAtomic(join(this.root, blobName(desc.digest)), body, {
+      ...this.write,
       verify: { desc, where: `writing ${this.root}` },
-      fsync: this.fsync,
     });
     this.kept.add(blobName(desc.digest));
   }
 
   async putManifest(m: RawManifest): Promise<void> {
-    await writeFileAtomic(join(this.root, instanceManifestName(m.digest)), m.bytes, { fsync: this.fsync });
+    await writeFileAtomic(join(this.root, instanceManifestName(m.digest)), m.bytes, this.write);
     this.kept.add(instanceManifestName(m.digest));
   }
 
   async commit(top: RawManifest): Promise<RawManifest> {
-    await writeFileAtomic(join(this.root, versionFile), versionBytes, { fsync: this.fsync });
+    await writeFileAtomic(join(this.root, versionFile), versionBytes, this.write);
     // manifest.json last: until this rename, the directory still holds the previous image whole
-    await writeFileAtomic(join(this.root, "manifest.json"), top.bytes, { fsync: this.fsync });
+    await writeFileAtomic(join(this.root, "manifest.json"), top.bytes, this.write);
     for (const name of await readdir(this.root)) {
       if (ownFileName.test(name) && !this.kept.has(name)) await rm(join(this.root, name), { force: true });
     }

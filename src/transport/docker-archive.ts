@@ -7,6 +7,7 @@ import { MediaTypes, isConfigType, isGzipLayerType, isZstdLayerType } from "../c
 import { type Reference, familiarReference, formatReference, parseReference } from "../core/reference.ts";
 import { gunzip, isGzip } from "../stream/gzip.ts";
 import { verifyStream } from "../stream/verify.ts";
+import { writeOptions } from "../stream/file.ts";
 import { ArchiveWriter, type OpenArchive, openArchive } from "./archive-files.ts";
 import { manifestDescriptor } from "./layout-files.ts";
 import { OciLayoutSource, type LayoutSelector, readIndexJson } from "./oci-layout.ts";
@@ -70,7 +71,7 @@ class DockerArchiveRef implements ImageRef {
 
   async openDestination(opts: OpenOptions = {}): Promise<ImageDestination> {
     if (this.selector.kind === "position") throw new UsageError(`${this}: a destination is named by NAME:TAG, not a position`);
-    const writer = new ArchiveWriter(this.path, opts.fsync ?? true);
+    const writer = new ArchiveWriter(this.path, writeOptions(opts));
     await writer.start();
     return new DockerArchiveDestination(writer, this.selector.kind === "name" ? this.selector.ref : undefined, this.toString());
   }

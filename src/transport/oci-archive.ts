@@ -4,6 +4,7 @@ import { UsageError } from "../core/errors.ts";
 import type { RawManifest } from "../core/manifest.ts";
 import { acceptedManifestTypes } from "../core/media-type.ts";
 import { verifyStream } from "../stream/verify.ts";
+import { writeOptions } from "../stream/file.ts";
 import { ArchiveWriter, openArchive } from "./archive-files.ts";
 import { blobPath, manifestDescriptor } from "./layout-files.ts";
 import {
@@ -53,7 +54,7 @@ class OciArchiveRef implements ImageRef {
     if (this.selector.kind === "digest" || this.selector.kind === "position") {
       throw new UsageError(`${this}: a destination is named by a tag`);
     }
-    const writer = new ArchiveWriter(this.path, opts.fsync ?? true);
+    const writer = new ArchiveWriter(this.path, writeOptions(opts));
     await writer.start();
     await writer.add(member(ociLayoutFile, ociLayoutBytes.byteLength), ociLayoutBytes);
     await writer.add(directory("blobs/"));

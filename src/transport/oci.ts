@@ -5,7 +5,7 @@ import { type Digest, parseDigest } from "../core/digest.ts";
 import { UsageError } from "../core/errors.ts";
 import { type RawManifest, childDescriptors, maxManifestBytes, parseManifest } from "../core/manifest.ts";
 import { acceptedManifestTypes, isManifestType } from "../core/media-type.ts";
-import { writeFileAtomic } from "../stream/file.ts";
+import { type WriteOptions, writeFileAtomic, writeOptions } from "../stream/file.ts";
 import { assertLayoutOrEmpty, blobPath, directoryTree, manifestDescriptor } from "./layout-files.ts";
 import {
   type IndexJson,
@@ -54,7 +54,7 @@ class OciRef implements ImageRef {
   async openDestination(opts: OpenOptions = {}): Promise<ImageDestination> {
     if (this.selector.kind === "position") throw new UsageError(`${this}: a destination is named by a tag, not a position`);
     await assertLayoutOrEmpty(this.path, `oci:${this.path}`, [ociLayoutFile, "index.json"]);
-    return new OciDirectoryDestination(this.path, this.selector.kind === "tag" ? this.selector.tag : undefined, opts.fsync ?? true);
+    return new OciDirectoryDestination(this.path, this.selector.kind === "tag" ? this.selector.tag : undefined, writeOptions(opts));
   }
 
   /** By digest, as a destination: an untagged index.json entry (how referrers are kept in a layout). */
@@ -76,7 +76,7 @@ class OciRef implements ImageRef {
     const index = await readIndexJson(tree);
     const entry = selectEntry(index, this.selector, `oci:${this.path}`);
     const remaining = indexJsonWithout(index, (m) => m === entry || (this.selector.kind === "digest" && m.digest === entry.digest));
-    await writeFileAtomic(join(this.path, "index.json"), remaining, { fsync: opts.fsync ?? true });
+    await writeFileAtomic(join(this.path, "index.json"), remaining, writeOptions(opts));
     await collectGarbage(this.path, await readIndexJson(tree));
   }
 }
@@ -99,7 +99,7 @@ class OciDirectoryDestination implements ImageDestination {
   constructor(
     private readonly root: string,
     private readonly tag: string | undefined,
-    private readonly fsync: boolean,
+    private readonly write: WriteOptions,
   ) {}
 
   async hasBlob(desc: Descriptor): Promise<boolean> {
@@ -112,25 +112,25 @@ class OciDirectoryDestination implements ImageDestination {
 
   putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void> {
     return writeFileAtomic(join(this.root, blobPath(desc.digest)), body, {
+      ...this.write,
       verify: { desc, where: `writing oci:${this.root}` },
-      fsync: this.fsync,
     });
   }
 
   async putManifest(m: RawManifest): Promise<void> {
-    await writeFileAtomic(join(this.root, blobPath(m.digest)), m.bytes, { fsync: this.fsync });
+    await writeFileAtomic(join(this.root, blobPath(m.digest)), m.bytes, this.write);
   }
 
   async commit(top: RawManifest): Promise<RawManifest> {
     await this.putManifest(top);
     if (!(await Bun.file(join(this.root, ociLayoutFile)).exists())) {
-      await writeFileAtomic(join(this.root, ociLayoutFile), ociLayoutBytes, { fsync: this.fsync });
+      await writeFileAtomic(join(this.root, ociLayoutFile), ociLayoutBytes, this.write);
     }
     await updateIndexJson(this.root, async () => {
       const tree = directoryTree(this.root);
       const existing = (await tree.size("index.json")) === null ? undefined : await readIndexJson(tree);
       // index.json last, by rename: readers see the old layout or the new one, never a mix
-      await writeFileAtomic(join(this.root, "index.json"), indexJsonWith(existing, manifestDescriptor(top), this.tag), { fsync: this.fsync });
+      await writeFileAtomic(join(this.root, "index.json"), indexJsonWith(existing, manifestDescriptor(top), this.tag), this.write);
     });
     return top;
   }

@@ -21,7 +21,7 @@ import { NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, encodeManifest, parseManifest, referrerDescriptor } from "../core/manifest.ts";
 import { MediaTypes, acceptedManifestTypes } from "../core/media-type.ts";
 import { parseRepositoryName } from "../core/reference.ts";
-import { temporaryPath, writeFileAtomic } from "../stream/file.ts";
+import { type WriteOptions, temporaryPath, writeFileAtomic, writeOptions } from "../stream/file.ts";
 import { directoryTree, manifestDescriptor, readManifestBlob } from "./layout-files.ts";
 import type { ImageDestination, ImageRef, ImageSource, OpenOptions, Transport } from "./types.ts";
 
@@ -120,7 +120,7 @@ export class StaticRef implements ImageRef {
 
   async openDestination(opts: OpenOptions = {}): Promise<ImageDestination> {
     await ensureStaticTree(this.root);
-    return new StaticDestination(this, opts.fsync ?? true);
+    return new StaticDestination(this, writeOptions(opts));
   }
 
   async *listTags(): AsyncIterable<string> {
@@ -148,7 +148,7 @@ class StaticDestination implements ImageDestination {
 
   constructor(
     private readonly ref: StaticRef,
-    private readonly fsync: boolean,
+    private readonly write: WriteOptions,
   ) {}
 
   private blobFile(d: Digest): string {
@@ -172,12 +172,12 @@ class StaticDestination implements ImageDestination {
   }
 
   async putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void> {
-    await writeFileAtomic(this.blobFile(desc.digest), body, { verify: { desc, where: `writing ${this.ref}` }, fsync: this.fsync });
+    await writeFileAtomic(this.blobFile(desc.digest), body, { ...this.write, verify: { desc, where: `writing ${this.ref}` } });
     await linkAtomic(this.blobFile(desc.digest), join(this.ref.repoDir, "blobs", digestName(desc.digest)));
   }
 
   async putManifest(m: RawManifest): Promise<void> {
-    await writeFileAtomic(this.blobFile(m.digest), m.bytes, { fsync: this.fsync });
+    await writeFileAtomic(this.blobFile(m.digest), m.bytes, this.write);
     await linkAtomic(this.blobFile(m.digest), join(this.ref.repoDir, "manifests", digestName(m.digest)));
     const subject = parseManifest(m).subject;
     if (subject) await this.addReferrer(subject.digest, m);
@@ -199,7 +199,7 @@ class StaticDestination implements ImageDestination {
   private async writeTagsList(): Promise<void> {
     const dir = join(this.ref.repoDir, "manifests");
     const tags = (await readdir(dir)).filter((n) => tagPattern.test(n) && !n.includes(".tmp-")).sort();
-    await writeFileAtomic(join(this.ref.repoDir, "tags/list"), new TextEncoder().encode(JSON.stringify({ name: this.ref.repository, tags })), { fsync: this.fsync });
+    await writeFileAtomic(join(this.ref.repoDir, "tags/list"), new TextEncoder().encode(JSON.stringify({ name: this.ref.repository, tags })), this.write);
   }
 
   /** The static Referrers API answer for `subject`, and the `sha256-<hex>` fallback tag with the same index. */
@@ -208,8 +208,8 @@ class StaticDestination implements ImageDestination {
     const existing = existsSync(path) ? ((await Bun.file(path).json()) as { manifests: Descriptor[] }).manifests : [];
     if (existing.some((d) => d.digest === m.digest)) return;
     const index = encodeManifest({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [...existing, referrerDescriptor(m)] }, MediaTypes.ociIndex);
-    await writeFileAtomic(path, index.bytes, { fsync: this.fsync });
-    await writeFileAtomic(this.blobFile(index.digest), index.bytes, { fsync: this.fsync });
+    await writeFileAtomic(path, index.bytes, this.write);
+    await writeFileAtomic(this.blobFile(index.digest), index.bytes, this.write);
     const fallbackTag = `${digestAlgorithm(subject)}-${digestHex(subject)}`;
     await linkAtomic(this.blobFile(index.digest), join(this.ref.repoDir, "manifests", digestName(index.digest)));
     await linkAtomic(this.blobFile(index.digest), join(this.ref.repoDir, "manifests", fallbackTag));
