@@ -24,6 +24,7 @@ import { type Digest, type DigestAlgorithm, DigestHasher, digestAlgorithm, diges
 import { IntegrityError, NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, referrerDescriptor } from "../core/manifest.ts";
 import { openDirect } from "../stream/direct-io.ts";
+import { noteAllocated } from "../stream/gc-pacer.ts";
 import { pipeToHandle, readFileStream, scanFile, temporaryPath, writeFileAtomic } from "../stream/file.ts";
 import { BlobVerifier } from "../stream/verify.ts";
 import { storedManifest } from "./manifest-record.ts";
@@ -559,7 +560,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
             } else {
               // durable chunks skip the page cache (stream/direct-io.ts)
               direct = fsync ? await openDirect(data) : undefined;
-              written = await pipeToHandle(handle, body, offset, hasher && ((chunk) => hasher.update(chunk)), direct);
+              written = await pipeToHandle(handle, body, offset, (chunk) => (noteAllocated(chunk.byteLength), hasher?.update(chunk)), direct);
             }
             if (fsync) await handle.sync();
             session.size = offset + written;
