@@ -42,6 +42,9 @@ export const isDockerType = (t: string): boolean => t.startsWith("application/vn
 export const isConfigType = (t: string): boolean => t === MediaTypes.ociConfig || t === MediaTypes.dockerConfig;
 export const isGzipLayerType = (t: string): boolean => t.endsWith("+gzip") || t.endsWith(".tar.gzip");
 export const isZstdLayerType = (t: string): boolean => t.endsWith("+zstd");
+/** Layers whose owners forbid redistribution (Windows base layers): referenced by URL, never uploaded. */
+export const isNondistributableType = (t: string): boolean =>
+  t.startsWith("application/vnd.oci.image.layer.nondistributable.") || t === MediaTypes.dockerForeignLayerGzip;
 
 /** Docker schema 1 is long deprecated and unsigned-by-digest: refuse it by name. */
 export function refuseSchema1(mediaType: string, where: string): void {

@@ -1,7 +1,7 @@
 import { digestAlgorithm, digestOf, isDigest, parseDigest } from "../core/digest.ts";
 import { StevedoreError } from "../core/errors.ts";
 import { type RawManifest, childDescriptors, maxManifestBytes, parseManifest, toRawManifest } from "../core/manifest.ts";
-import { isManifestType } from "../core/media-type.ts";
+import { isManifestType, isNondistributableType } from "../core/media-type.ts";
 import { type RequestContext, apiVersionHeader } from "./context.ts";
 import { ApiError } from "./errors.ts";
 
@@ -47,7 +47,8 @@ async function readManifestBody(request: Request): Promise<Uint8Array> {
 /**
  * PUT: validated before anything is stored — JSON, a media type that agrees with Content-Type,
  * not both an index and an image, a digest reference that matches, and every blob and child
- * manifest it references already in the repository. The subject need not exist (OCI 1.1).
+ * manifest it references already in the repository (non-distributable layers excepted). The
+ * subject need not exist (OCI 1.1).
  */
 export async function putManifest(ctx: RequestContext, name: string, reference: string): Promise<Response> {
   await ctx.require("push", name);
@@ -72,6 +73,8 @@ export async function putManifest(ctx: RequestContext, name: string, reference: 
   raw = { ...raw, digest };
   const { repos, blobs } = ctx.options.store;
   for (const child of childDescriptors(parsed)) {
+    // like distribution: a non-distributable layer lives at its URLs, so it need not be here
+    if (parsed.kind === "manifest" && isNondistributableType(child.mediaType)) continue;
     const present = parsed.kind === "index" ? (await repos.getManifest(name, child.digest)) !== null : (await repos.hasBlobLink(name, child.digest)) && (await blobs.stat(child.digest)) !== null;
     if (!present) throw new ApiError("MANIFEST_BLOB_UNKNOWN", `${parsed.kind === "index" ? "manifest" : "blob"} ${child.digest} is unknown to ${name}`);
   }

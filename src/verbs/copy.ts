@@ -2,6 +2,7 @@ import type { Descriptor } from "../core/descriptor.ts";
 import { type Digest, parseDigest } from "../core/digest.ts";
 import { NotFoundError, UnsupportedError, UsageError } from "../core/errors.ts";
 import { type ImageIndex, type RawManifest, encodeManifest, parseManifest } from "../core/manifest.ts";
+import { isNondistributableType } from "../core/media-type.ts";
 import { type Platform, formatPlatform, hostPlatform, platformMatches } from "../core/platform.ts";
 import { mapLimit } from "../stream/limit.ts";
 import type { RegistryOptions } from "../registry/client.ts";
@@ -164,7 +165,9 @@ class CopyRun {
 
   private async transferBlob(desc: Descriptor): Promise<void> {
     this.options.signal?.throwIfAborted();
-    if (await this.destination.hasBlob(desc)) {
+    // a non-distributable layer stays at its URLs, as skopeo and crane leave it, wherever the manifest is kept as is
+    const foreign = isNondistributableType(desc.mediaType) && (desc.urls?.length ?? 0) > 0 && !this.destination.caps.rewritesManifest;
+    if (foreign || (await this.destination.hasBlob(desc))) {
       this.stats.skipped++;
       this.emit({ type: "blob", digest: desc.digest, size: desc.size, state: "skipped" });
       return;

@@ -747,10 +747,9 @@ function runnerPush(sets: readonly DataSet[]): void {
       expect((await putManifest(repo1, "sha256:baddigeststring", m)).status).toBe(400);
     });
   });
-  // not checked: the runner's non-distributable-layers data, a manifest naming layers that were never
-  // pushed. Distribution-spec 1.1 lets a registry refuse a manifest that references blobs it lacks
-  // ("MAY reject ... MANIFEST_BLOB_UNKNOWN"), and stevedore does; the runner's sparse data (off for 1.1)
-  // is refused for the same reason.
+  // not checked: the runner's sparse data (off for 1.1), an index naming manifests that were never
+  // pushed: distribution-spec 1.1 lets a registry refuse it ("MAY reject ... MANIFEST_BLOB_UNKNOWN"),
+  // and stevedore does. Non-distributable layers are the exception it accepts, as distribution does.
   // not checked: the runner's tag-param data (`PUT .../manifests/<digest>?tag=`, answered with OCI-Tag),
   // which only its "1.1+dev" configuration enables: it is a proposal beyond distribution-spec 1.1.
 }

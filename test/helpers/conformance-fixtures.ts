@@ -196,6 +196,22 @@ export class DataSet {
     return this.addManifest(value, options, { artifactType: options.artifactType ?? (config.mediaType as string) });
   }
 
+  /**
+   * An image whose first two layers are non-distributable (gzip and plain), named by digest and
+   * URL but never pushed, and whose third is an ordinary layer (run.go's "non-distributable-layers").
+   */
+  imageWithNondistributableLayers(options: ManifestOptions = {}): Json {
+    const foreign = (mediaType: string, size: number) => {
+      const digest = digestOf(randomBytes(256), this.options.algorithm);
+      return { mediaType, digest, size, urls: [`https://store.example.com/blobs/sha256/${digest.slice(digest.indexOf(":") + 1)}`] };
+    };
+    const tar = tarWithFile("conformance-1.txt", encoder.encode(`conformance layer: ${randomText()}\n`));
+    const layers = [foreign(MediaTypes.ociLayerNondistributableGzip, 123456), foreign(MediaTypes.ociLayerNondistributable, 12345), this.addBlob(Bun.gzipSync(tar), MediaTypes.ociLayerGzip)];
+    const diffIds = [digestOf(randomBytes(256)), layers[1]!.digest, digestOf(tar, this.options.algorithm)];
+    const config = this.addBlob(JSON.stringify({ author: "OCI conformance test", ...platforms[0], rootfs: { type: "layers", diff_ids: diffIds } }), MediaTypes.ociConfig);
+    return this.addManifest({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config, layers }, options, { artifactType: MediaTypes.ociConfig });
+  }
+
   /** An index of `children`, each given the matching platform when there is one. */
   index(children: Json[], options: ManifestOptions & { platforms?: readonly Json[] } = {}): Json {
     const manifests = children.map((child, i) => ({ ...child, ...(options.platforms?.[i] ? { platform: options.platforms[i] } : {}) }));
@@ -250,6 +266,7 @@ export function runnerDataSets(): DataSet[] {
     s.image({ ...artifact, ...annotated, subject, tag: "tagged-artifact" });
   });
   add(new DataSet("data-field", { dataField: true }), (s) => s.image({ tag: "data-field" }));
+  add(new DataSet("non-distributable-layers"), (s) => s.imageWithNondistributableLayers({ tag: "non-distributable" }));
   add(new DataSet("custom-fields"), (s) => s.indexOfImages({ tag: "custom-fields", customField: true }));
   add(new DataSet("no-layers"), (s) => s.image({ tag: "no-layers", layers: 0 }));
   // sha512 content needs a tag parameter to be tagged, so it is pushed by digest only
