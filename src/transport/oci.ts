@@ -6,6 +6,7 @@ import { UsageError } from "../core/errors.ts";
 import { type RawManifest, childDescriptors, maxManifestBytes, parseManifest } from "../core/manifest.ts";
 import { acceptedManifestTypes, isManifestType } from "../core/media-type.ts";
 import { type WriteOptions, writeFileAtomic, writeOptions } from "../stream/file.ts";
+import { withFileLock } from "../stream/file-lock.ts";
 import { assertLayoutOrEmpty, blobPath, directoryTree, manifestDescriptor } from "./layout-files.ts";
 import {
   type IndexJson,
@@ -54,7 +55,10 @@ class OciRef implements ImageRef {
   async openDestination(opts: OpenOptions = {}): Promise<ImageDestination> {
     if (this.selector.kind === "position") throw new UsageError(`${this}: a destination is named by a tag, not a position`);
     await assertLayoutOrEmpty(this.path, `oci:${this.path}`, [ociLayoutFile, "index.json"]);
-    return new OciDirectoryDestination(this.path, this.selector.kind === "tag" ? this.selector.tag : undefined, writeOptions(opts));
+    const write = writeOptions(opts);
+    // the marker first: a copy interrupted before its index.json, or one running beside this, leaves a layout
+    if (!(await Bun.file(join(this.path, ociLayoutFile)).exists())) await writeFileAtomic(join(this.path, ociLayoutFile), ociLayoutBytes, write);
+    return new OciDirectoryDestination(this.path, this.selector.kind === "tag" ? this.selector.tag : undefined, write);
   }
 
   /** By digest, as a destination: an untagged index.json entry (how referrers are kept in a layout). */
@@ -73,24 +77,19 @@ class OciRef implements ImageRef {
   /** Drops the index.json entry, then every blob no remaining entry reaches (like skopeo delete oci:). */
   async delete(opts: OpenOptions = {}): Promise<void> {
     const tree = directoryTree(this.path);
-    const index = await readIndexJson(tree);
-    const entry = selectEntry(index, this.selector, `oci:${this.path}`);
-    const remaining = indexJsonWithout(index, (m) => m === entry || (this.selector.kind === "digest" && m.digest === entry.digest));
-    await writeFileAtomic(join(this.path, "index.json"), remaining, writeOptions(opts));
-    await collectGarbage(this.path, await readIndexJson(tree));
+    await updateIndexJson(this.path, async () => {
+      const index = await readIndexJson(tree);
+      const entry = selectEntry(index, this.selector, `oci:${this.path}`);
+      const remaining = indexJsonWithout(index, (m) => m === entry || (this.selector.kind === "digest" && m.digest === entry.digest));
+      await writeFileAtomic(join(this.path, "index.json"), remaining, writeOptions(opts));
+      await collectGarbage(this.path, await readIndexJson(tree));
+    });
   }
 }
 
-/** index.json updates of one layout, one at a time in this process (sync copies into one layout at once). */
-const indexJsonUpdates = new Map<string, Promise<unknown>>();
-
+/** index.json is read, changed and written back under a lock: several copies may write one layout at once. */
 function updateIndexJson(root: string, update: () => Promise<void>): Promise<void> {
-  const previous = indexJsonUpdates.get(root) ?? Promise.resolve();
-  const next = previous.catch(() => {}).then(update);
-  indexJsonUpdates.set(root, next);
-  return next.finally(() => {
-    if (indexJsonUpdates.get(root) === next) indexJsonUpdates.delete(root);
-  });
+  return withFileLock(join(root, ".index.json.lock"), update);
 }
 
 class OciDirectoryDestination implements ImageDestination {
@@ -123,9 +122,6 @@ class OciDirectoryDestination implements ImageDestination {
 
   async commit(top: RawManifest): Promise<RawManifest> {
     await this.putManifest(top);
-    if (!(await Bun.file(join(this.root, ociLayoutFile)).exists())) {
-      await writeFileAtomic(join(this.root, ociLayoutFile), ociLayoutBytes, this.write);
-    }
     await updateIndexJson(this.root, async () => {
       const tree = directoryTree(this.root);
       const existing = (await tree.size("index.json")) === null ? undefined : await readIndexJson(tree);

@@ -22,6 +22,7 @@ import { type RawManifest, encodeManifest, parseManifest, referrerDescriptor } f
 import { MediaTypes, acceptedManifestTypes } from "../core/media-type.ts";
 import { parseRepositoryName } from "../core/reference.ts";
 import { type WriteOptions, temporaryPath, writeFileAtomic, writeOptions } from "../stream/file.ts";
+import { withFileLock } from "../stream/file-lock.ts";
 import { directoryTree, manifestDescriptor, readManifestBlob } from "./layout-files.ts";
 import type { ImageDestination, ImageRef, ImageSource, OpenOptions, Transport } from "./types.ts";
 
@@ -180,7 +181,7 @@ class StaticDestination implements ImageDestination {
     await writeFileAtomic(this.blobFile(m.digest), m.bytes, this.write);
     await linkAtomic(this.blobFile(m.digest), join(this.ref.repoDir, "manifests", digestName(m.digest)));
     const subject = parseManifest(m).subject;
-    if (subject) await this.addReferrer(subject.digest, m);
+    if (subject) await this.underLock(() => this.addReferrer(subject.digest, m));
   }
 
   /** The tag and tags/list last: until then no client sees the new image. */
@@ -188,10 +189,18 @@ class StaticDestination implements ImageDestination {
     await this.putManifest(top);
     const tag = this.ref.reference.tag;
     if (tag) {
-      await linkAtomic(this.blobFile(top.digest), join(this.ref.repoDir, "manifests", tag));
-      await this.writeTagsList();
+      await this.underLock(async () => {
+        await linkAtomic(this.blobFile(top.digest), join(this.ref.repoDir, "manifests", tag));
+        await this.writeTagsList();
+      });
     }
     return top;
+  }
+
+  /** tags/list and referrer indexes are read, changed and written back: one writer at a time, across processes. */
+  private async underLock(update: () => Promise<void>): Promise<void> {
+    await mkdir(this.ref.repoDir, { recursive: true });
+    await withFileLock(join(this.ref.repoDir, ".lock"), update);
   }
 
   async close(): Promise<void> {}
