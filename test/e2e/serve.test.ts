@@ -101,6 +101,38 @@ describe("stevedore serve durability and concurrency", () => {
     }
   });
 
+  test("SIGTERM during a streamed chunk: the chunk finishes, the server exits 0, the upload completes after a restart", async () => {
+    const root = join(dir, "graceful");
+    const first = await startServe(["--root", root]);
+    const start = await fetch(`http://${first.host}/v2/r/app/blobs/uploads/`, { method: "POST" });
+    const location = start.headers.get("location")!;
+    const pieces = Array.from({ length: 8 }, (_, i) => new Uint8Array(64 * 1024).fill(i + 1));
+    let sent = 0;
+    let signalled: Promise<number> | undefined;
+    // a slow client: the signal arrives while the body is still streaming
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === pieces.length) return controller.close();
+        if (sent === 2) signalled = first.stop();
+        await Bun.sleep(50);
+        controller.enqueue(pieces[sent++]!);
+      },
+    });
+    const patched = await fetch(`http://${first.host}${location}`, { method: "PATCH", body, headers: { "Content-Type": "application/octet-stream" } });
+    expect(patched.status).toBe(202);
+    expect(patched.headers.get("range")).toBe(`0-${8 * 64 * 1024 - 1}`);
+    expect(await signalled).toBe(0);
+    const second = await startServe(["--root", root]);
+    try {
+      expect((await fetch(`http://${second.host}${location}`)).headers.get("range")).toBe(`0-${8 * 64 * 1024 - 1}`);
+      const digest = `sha256:${new Bun.CryptoHasher("sha256").update(Buffer.concat(pieces)).digest("hex")}`;
+      expect((await fetch(`http://${second.host}${location}?digest=${digest}`, { method: "PUT" })).status).toBe(201);
+      expect((await fetch(`http://${second.host}/v2/r/app/blobs/${digest}`, { method: "HEAD" })).headers.get("content-length")).toBe(String(8 * 64 * 1024));
+    } finally {
+      await second.stop();
+    }
+  });
+
   test("32 parallel pushes of images sharing layers all land and verify; no temporary files remain", async () => {
     const root = join(dir, "parallel");
     const server = await startServe(["--root", root]);
