@@ -22,6 +22,43 @@ const parentOf = (path: string) => (path.includes("/") ? path.slice(0, path.last
 const baseOf = (path: string) => path.slice(path.lastIndexOf("/") + 1);
 
 /**
+ * Paths and the children of each directory (explicit or implied by a deeper path), so that a
+ * whiteout costs the size of what it removes, not a scan of every path (an image with thousands of
+ * whiteouts over a large tree scanned it thousands of times).
+ */
+class PathTree {
+  readonly nodes = new Map<string, FsNode>();
+  private readonly children = new Map<string, Set<string>>();
+
+  set(path: string, node: FsNode): void {
+    this.nodes.set(path, node);
+    for (let child = path, parent = parentOf(child); child !== ""; child = parent, parent = parentOf(child)) {
+      const siblings = this.children.get(parent) ?? new Set<string>();
+      if (siblings.has(child)) break;
+      siblings.add(child);
+      this.children.set(parent, siblings);
+    }
+  }
+
+  /** Removes `path` and everything under it. */
+  remove(path: string): void {
+    this.removeUnder(path, () => true);
+    this.nodes.delete(path);
+    this.children.get(parentOf(path))?.delete(path);
+  }
+
+  /** Removes, under `dir` (not `dir` itself), every path `hidden` says so of; looks under the kept ones too. */
+  removeUnder(dir: string, hidden: (path: string) => boolean): void {
+    for (const child of this.children.get(dir) ?? []) {
+      this.removeUnder(child, hidden);
+      if (!hidden(child)) continue;
+      this.nodes.delete(child);
+      if (!this.children.get(child)?.size) this.children.get(dir)!.delete(child);
+    }
+  }
+}
+
+/**
  * The effective filesystem of an image: its layers applied in order, OCI whiteouts (`.wh.NAME`)
  * and opaque directories (`.wh..wh..opq`) honoured, streaming each layer once. Contents are not
  * kept: `readFile` streams the one layer that holds a file.
@@ -34,41 +71,32 @@ export class MergedView {
   ) {}
 
   static async build(source: ImageSource, layers: readonly Descriptor[]): Promise<MergedView> {
-    const nodes = new Map<string, FsNode>();
+    const tree = new PathTree();
     for (const [index, layer] of layers.entries()) {
       const addedHere = new Set<string>();
       const seen = new Map<string, number>();
-      /** Removes `path` and what is under it; for an opaque directory, only what lower layers put under it. */
-      const removeTree = (path: string, opaque: boolean) => {
-        const under = path === "" ? "" : `${path}/`;
-        for (const key of [...nodes.keys()]) {
-          const inside = key.startsWith(under) && key !== path;
-          if (opaque ? inside && !addedHere.has(key) : key === path || inside) nodes.delete(key);
-        }
-      };
       for await (const entry of layerEntries(source, layer, `layer ${index + 1} (${layer.digest})`)) {
         const { path } = entry.header;
         const name = baseOf(path);
         if (name === opaqueMarker) {
           // an opaque directory hides what lower layers put in it, not what this layer adds
-          removeTree(parentOf(path), true);
+          tree.removeUnder(parentOf(path), (p) => !addedHere.has(p));
           continue;
         }
         if (name.startsWith(whiteoutPrefix)) {
-          const hidden = `${parentOf(path) ? `${parentOf(path)}/` : ""}${name.slice(whiteoutPrefix.length)}`;
-          removeTree(hidden, false);
+          tree.remove(`${parentOf(path) ? `${parentOf(path)}/` : ""}${name.slice(whiteoutPrefix.length)}`);
           continue;
         }
         if (path === "") continue;
         const occurrence = (seen.get(path) ?? -1) + 1;
         seen.set(path, occurrence);
-        // a file over a lower directory replaces the whole tree (a scan only then: files over files are the common case)
-        if (entry.header.type !== "directory" && nodes.get(path)?.header.type === "directory") removeTree(path, false);
-        nodes.set(path, { header: entry.header, layer: index, occurrence });
+        // a file over a lower directory replaces the whole tree
+        if (entry.header.type !== "directory" && tree.nodes.get(path)?.header.type === "directory") tree.remove(path);
+        tree.set(path, { header: entry.header, layer: index, occurrence });
         addedHere.add(path);
       }
     }
-    return new MergedView(nodes, source, layers);
+    return new MergedView(tree.nodes, source, layers);
   }
 
   /** A clean relative path for `/a/./b/` style input. */

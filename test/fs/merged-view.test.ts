@@ -25,6 +25,11 @@ beforeAll(async () => {
       { path: "loop-b", type: "symlink", linkname: "loop-a" },
       { path: "swap" },
       { path: "swap/child", text: "under a directory that becomes a file" },
+      // no entries for var/lib and var/lib/deep: directories implied by a deeper path
+      { path: "var/lib/deep/file", text: "implied parents" },
+      { path: "var/keep", text: "stays" },
+      { path: "srv/lower/a", text: "lower" },
+      { path: "srv/lower/b", text: "lower" },
     ],
     [
       { path: "etc/.wh.removed", text: "" },
@@ -34,7 +39,12 @@ beforeAll(async () => {
       { path: "release", type: "symlink", linkname: "/etc/os-release" },
       { path: "etc/os-release", text: "ID=test\nVERSION=2\n" },
       { path: "swap", text: "now a file" },
+      { path: "var/.wh.lib", text: "" },
+      // this layer's own file sits under a directory the opaque marker (listed after it) hides below
+      { path: "srv/lower/c", text: "this layer" },
+      { path: "srv/.wh..wh..opq", text: "" },
     ],
+    [{ path: "var/lib/again", text: "re-added over a whiteout" }],
   ]);
   await writeImage(parseImageRef(ref), image);
 });
@@ -49,6 +59,14 @@ describe("merged filesystem view", () => {
     expect(listed.some((p) => p.includes(".wh."))).toBe(false);
     expect(listed).toContain("/swap");
     expect(listed).not.toContain("/swap/child");
+  });
+
+  test("a whiteout removes a tree of implied directories; an opaque marker keeps this layer's files at any depth", async () => {
+    const listed = (await stevedore(["ls", "-R", ref, "/"])).stdout.trim().split("\n");
+    expect(listed).toContain("/var/lib/again");
+    expect(listed).toContain("/var/keep");
+    expect(listed.some((p) => p.startsWith("/var/lib/deep"))).toBe(false);
+    expect(listed.filter((p) => p.startsWith("/srv/lower/"))).toEqual(["/srv/lower/c"]);
   });
 
   test("cat reads the top layer's version, through symlinks and hardlinks across layers", async () => {
