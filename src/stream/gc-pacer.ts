@@ -2,11 +2,12 @@
  * Chunk buffers die young, but JSC collects them lazily: a 1 GiB pull's RSS climbed to ~145 MiB
  * with four blobs in flight. Collecting synchronously every 8 MiB of chunks kept it at 88 MiB but
  * cost a pull a fifth of its CPU and wall time; so every 8 MiB the resident size is looked at, and
- * a collection runs only when it is above the ceiling (A/B runs of scripts/bench/copy-registry.ts's
- * pull, interleaved, and scripts/bench/copy-local.ts).
+ * a collection runs only above the ceiling: peaks of 117 MiB (pull) and 121 MiB (local copy),
+ * under the 128 MiB target (A/B runs of scripts/bench/copy-registry.ts's pull, interleaved, and
+ * scripts/bench/copy-local.ts; a 100 MiB ceiling cost the pull 12%).
  */
 const checkEvery = 8 << 20;
-const rssCeiling = 100 << 20;
+const rssCeiling = 112 << 20;
 let allocatedSinceCheck = 0;
 
 /** Every producer of large chunks (file reads, downloads) reports what it allocated. */
