@@ -35,7 +35,10 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   mutate: () => import("./commands/mutate.ts"),
   append: () => import("./commands/append.ts"),
   rebase: () => import("./commands/rebase.ts"),
+  completion: () => import("./commands/completion.ts"),
 };
+
+export const commandNames = Object.keys(modules);
 
 export const subCommands = Object.fromEntries(Object.entries(modules).map(([name, load]) => [name, () => load().then((m) => m.default)]));
 
