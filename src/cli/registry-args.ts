@@ -22,7 +22,16 @@ export const copyRegistryArgs = {
   "dest-tls-verify": { type: "string", valueHint: "true|false", description: "TLS verification for the destination" },
   "src-cert-dir": { type: "string", valueHint: "DIR", description: "CA certificates for the source" },
   "dest-cert-dir": { type: "string", valueHint: "DIR", description: "CA certificates for the destination" },
+  "upload-chunk-size": { type: "string", valueHint: "SIZE", description: "Push large blobs in chunks of SIZE (64M, 512K…) for proxies that limit request bodies" },
 } as const satisfies Record<string, ArgDef>;
+
+/** `64M`, `512K`, `1G` (powers of 1024, an optional `i`/`B`) or plain bytes. */
+function byteSize(value: string, flag: string): number {
+  const match = /^(\d+)\s*([kmg]?)(?:i?b)?$/i.exec(value.trim());
+  const size = match ? Number(match[1]) * 1024 ** " kmg".indexOf((match[2] || " ").toLowerCase()) : Number.NaN;
+  if (!Number.isSafeInteger(size) || size < 1) throw new UsageError(`${flag} takes a size such as 64M or 512K, not "${value}"`);
+  return size;
+}
 
 function parseBool(value: unknown, flag: string): boolean | undefined {
   if (value === undefined || value === "") return undefined;
@@ -56,5 +65,6 @@ export function registryOptionsFrom(args: Record<string, unknown>, side?: "src" 
     },
     ...(tlsVerify !== undefined ? { tlsVerify } : {}),
     ...(typeof certDir === "string" ? { ca: readCertDir(certDir) } : {}),
+    ...(side !== "src" && typeof args["upload-chunk-size"] === "string" ? { uploadChunkSize: byteSize(args["upload-chunk-size"], "--upload-chunk-size") } : {}),
   };
 }

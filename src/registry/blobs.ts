@@ -91,19 +91,23 @@ export async function mountBlob(client: RegistryClient, desc: Descriptor, fromRe
   throw new RegistryError(`mount ${shortDigest(desc.digest)} from ${fromRepository}: ${response.status}`, response.status);
 }
 
+/** When a single PATCH is refused as too large (413), a file is uploaded again in chunks of these sizes, in turn. */
+const fallbackChunkSizes = [64 << 20, 16 << 20, 4 << 20, 1 << 20];
+
 /**
  * Uploads a blob, verifying it against `desc` on the way: POST then one PUT for small blobs
- * (read whole, they are at most monolithicLimit), POST + one streamed PATCH + PUT for large ones,
- * never buffered. The registry only makes the blob visible on the final PUT, sent after the last
- * byte has passed our digest check.
+ * (read whole, they are at most monolithicLimit), POST + PATCH + PUT for large ones, never
+ * buffered: one streamed PATCH, or chunks of `uploadChunkSize` (raised to the registry's
+ * OCI-Chunk-Min-Length) when it is set. The registry only makes the blob visible on the final PUT,
+ * sent after the last byte has passed our digest check.
  */
 export async function uploadBlob(client: RegistryClient, desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void> {
-  await withUploadSession(client, desc, async (location, what) => {
+  await withUploadSession(client, desc, async (session) => {
     if (desc.size <= monolithicLimit) {
-      const bytes = new Uint8Array(await new Response(verifyStream(body, desc, `reading for ${what}`)).arrayBuffer());
-      return finish(client, location, desc, what, bytes);
+      const bytes = new Uint8Array(await new Response(verifyStream(body, desc, `reading for ${session.what}`)).arrayBuffer());
+      return finish(client, session.location, desc, session.what, bytes);
     }
-    const verifier = new BlobVerifier(desc, `reading for ${what}`);
+    const verifier = new BlobVerifier(desc, `reading for ${session.what}`);
     let failure: unknown;
     const guard = (step: () => void) => {
       try {
@@ -122,32 +126,59 @@ export async function uploadBlob(client: RegistryClient, desc: Descriptor, body:
         flush: () => guard(() => verifier.finish()),
       }),
     );
-    await patchAndFinish(client, location, desc, what, checked, async () => {
+    const verified = async () => {
       if (failure) throw failure;
-    });
+    };
+    const chunkSize = session.chunkSize(client.uploadChunkSize);
+    if (chunkSize === undefined) return patchAndFinish(client, session, desc, checked, verified, "stream");
+    const slices = exactSlices(checked.getReader() as unknown as ByteReader);
+    await patchChunksAndFinish(client, session, desc, chunkSize, (start, end) => slices(end - start), verified);
   });
 }
 
 /**
- * Uploads a blob from a local file: one PATCH whose body is the file itself (known length, sent
- * by Bun without a stream in between: a third of the CPU of a streamed body on both sides), while
- * the same file is hashed here in parallel. The closing PUT goes only when our digest matched.
+ * Uploads a blob from a local file: PATCH bodies are the file itself (known length, sent by Bun
+ * without a stream in between: a third of the CPU of a streamed body on both sides), while the
+ * same file is hashed here in parallel. The closing PUT goes only when our digest matched. A
+ * registry that refuses one large PATCH (413, a proxy's body limit) gets the file again in chunks.
  */
 export async function uploadBlobFile(client: RegistryClient, desc: Descriptor, path: string): Promise<void> {
-  await withUploadSession(client, desc, async (location, what) => {
-    const verified = verifyFile(path, desc, `reading for ${what}`);
-    await patchAndFinish(client, location, desc, what, Bun.file(path), () => verified);
-  });
+  const verified = verifyFile(path, desc, `reading ${path}`);
+  verified.catch(() => {}); // awaited below; a failure must not go unhandled while uploads run
+  const slice = (start: number, end: number) => Bun.file(path).slice(start, end);
+  const fallbacks = fallbackChunkSizes.filter((size) => size < desc.size);
+  for (const fallback of [undefined, ...fallbacks]) {
+    try {
+      await withUploadSession(client, desc, async (session) => {
+        const chunkSize = session.chunkSize(fallback ?? client.uploadChunkSize);
+        if (chunkSize === undefined) return patchAndFinish(client, session, desc, Bun.file(path), () => verified, "file");
+        await patchChunksAndFinish(client, session, desc, chunkSize, slice, () => verified);
+      });
+      return;
+    } catch (err) {
+      if (!(err instanceof RegistryError && err.status === 413) || fallback === fallbacks.at(-1)) throw err;
+    }
+  }
+}
+
+/** An upload session: where to send the bytes, and the smallest chunk the registry takes. */
+interface UploadSession {
+  readonly location: URL;
+  readonly what: string;
+  /** The PATCH size for `wanted` bytes a chunk (raised to the registry's minimum); undefined: one PATCH. */
+  chunkSize(wanted: number | undefined): number | undefined;
 }
 
 /** POST a session, run the upload, and cancel the session (DELETE) if anything fails. */
-async function withUploadSession(client: RegistryClient, desc: Descriptor, upload: (location: URL, what: string) => Promise<void>): Promise<void> {
+async function withUploadSession(client: RegistryClient, desc: Descriptor, upload: (session: UploadSession) => Promise<void>): Promise<void> {
   const what = `upload ${shortDigest(desc.digest)} to ${client.registry}/${client.repository}`;
   const start = await client.expect("POST", `/v2/${client.repository}/blobs/uploads/`, [202], what, { scopes: [client.pushScope] });
   await start.body?.cancel();
   const location = await locationOf(client, start, what);
+  const minimum = Number(start.headers.get("oci-chunk-min-length"));
+  const chunkSize = (wanted: number | undefined) => (wanted === undefined || wanted >= desc.size ? undefined : Math.max(wanted, Number.isSafeInteger(minimum) ? minimum : 0));
   try {
-    await upload(location, what);
+    await upload({ location, what, chunkSize });
   } catch (err) {
     await client.request("DELETE", location, { scopes: [client.pushScope] }).then((r) => r.body?.cancel()).catch(() => {});
     throw err;
@@ -155,18 +186,73 @@ async function withUploadSession(client: RegistryClient, desc: Descriptor, uploa
 }
 
 /** One PATCH with the whole body, then the closing PUT; `verified` settles our own digest check first. */
-async function patchAndFinish(client: RegistryClient, location: URL, desc: Descriptor, what: string, body: ReadableStream<Uint8Array> | Blob, verified: () => Promise<void>): Promise<void> {
+async function patchAndFinish(client: RegistryClient, session: UploadSession, desc: Descriptor, body: ReadableStream<Uint8Array> | Blob, verified: () => Promise<void>, from: "stream" | "file"): Promise<void> {
   let patched: Response;
   try {
-    patched = await client.request("PATCH", location, { headers: { "Content-Type": "application/octet-stream" }, body, scopes: [client.pushScope] });
+    patched = await client.request("PATCH", session.location, { headers: { "Content-Type": "application/octet-stream" }, body, scopes: [client.pushScope] });
   } catch (err) {
     await verified(); // a failed digest check explains a failed request better than the request does
     throw err;
   }
+  if (patched.status === 413 && from === "stream") {
+    await patched.body?.cancel();
+    throw new RegistryError(`${session.what}: the registry refuses a ${desc.size}-byte body (413); push it in chunks under the proxy's body limit with --upload-chunk-size (nginx's default limit is 1M)`, 413);
+  }
   await verified();
-  if (patched.status !== 202) throw await registryErrorFrom(patched, what);
+  if (patched.status !== 202) throw await registryErrorFrom(patched, session.what);
   await patched.body?.cancel();
-  await finish(client, await locationOf(client, patched, what), desc, what);
+  await finish(client, await locationOf(client, patched, session.what), desc, session.what);
+}
+
+/** PATCHes of `chunkSize` bytes, each with its Content-Range at the location the last one returned, then the closing PUT. */
+async function patchChunksAndFinish(
+  client: RegistryClient,
+  session: UploadSession,
+  desc: Descriptor,
+  chunkSize: number,
+  bodyOf: (start: number, end: number) => ReadableStream<Uint8Array> | Blob,
+  verified: () => Promise<void>,
+): Promise<void> {
+  let location = session.location;
+  for (let start = 0; start < desc.size; start += chunkSize) {
+    const end = Math.min(start + chunkSize, desc.size);
+    const headers = { "Content-Type": "application/octet-stream", "Content-Range": `${start}-${end - 1}`, "Content-Length": String(end - start) };
+    const patched = await client.request("PATCH", location, { headers, body: bodyOf(start, end), scopes: [client.pushScope] }).catch(async (err) => {
+      await verified();
+      throw err;
+    });
+    if (patched.status !== 202) throw await registryErrorFrom(patched, `${session.what} (bytes ${start}-${end - 1})`);
+    await patched.body?.cancel();
+    location = await locationOf(client, patched, session.what);
+  }
+  await verified();
+  await finish(client, location, desc, session.what);
+}
+
+/** Cuts a reader into consecutive bodies of exactly the sizes asked for, in order. */
+function exactSlices(reader: ByteReader): (size: number) => ReadableStream<Uint8Array> {
+  let leftover: Uint8Array | undefined;
+  return (size) => {
+    let remaining = size;
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (remaining === 0) return controller.close();
+        let chunk = leftover;
+        leftover = undefined;
+        if (!chunk) {
+          const next = await reader.read();
+          if (next.done) return controller.error(new StevedoreError(`the blob ended ${remaining} bytes before this chunk's end`));
+          chunk = next.value;
+        }
+        if (chunk.byteLength > remaining) {
+          leftover = chunk.subarray(remaining);
+          chunk = chunk.subarray(0, remaining);
+        }
+        remaining -= chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+  };
 }
 
 async function locationOf(client: RegistryClient, response: Response, what: string): Promise<URL> {

@@ -15,6 +15,8 @@ export interface RegistryOptions {
   readonly ca?: string;
   readonly retry?: RetryPolicy;
   readonly signal?: AbortSignal;
+  /** Upload large blobs in PATCHes of this many bytes (else one streamed PATCH). */
+  readonly uploadChunkSize?: number;
 }
 
 export interface RequestOptions {
@@ -43,6 +45,10 @@ export class RegistryClient {
     private readonly options: RegistryOptions = {},
   ) {
     this.retry = options.retry ?? defaultRetryPolicy;
+  }
+
+  get uploadChunkSize(): number | undefined {
+    return this.options.uploadChunkSize;
   }
 
   get pullScope(): string {
