@@ -25,7 +25,7 @@ import { IntegrityError, NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, referrerDescriptor } from "../core/manifest.ts";
 import { openDirect } from "../stream/direct-io.ts";
 import { noteAllocated } from "../stream/gc-pacer.ts";
-import { pipeToHandle, readFileStream, scanFile, temporaryPath, writeFileAtomic } from "../stream/file.ts";
+import { isTemporaryPath, pipeToHandle, readFileStream, scanFile, temporaryPath, writeFileAtomic } from "../stream/file.ts";
 import { BlobVerifier } from "../stream/verify.ts";
 import { storedManifest } from "./manifest-record.ts";
 import { type ByteRange, type Store, type StoredManifest, type UploadSession, UploadRangeError } from "./types.ts";
@@ -58,8 +58,6 @@ interface UploadState {
 
 const tagPattern = /^[\w][\w.-]{0,127}$/;
 const uploadIdPattern = /^[0-9a-f]{32}$/;
-/** What `temporaryPath` appends: such a name in `_tags` is a crashed write, not a tag. */
-const temporarySuffix = /\.tmp-[0-9a-f]{12}$/;
 /** Manifest bytes kept in memory, at most this many in total. */
 const manifestCacheBytes = 64 << 20;
 /** A temporary upload directory this old belongs to no live `start` (one that crashed). */
@@ -283,7 +281,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
         state.manifests.set(digest, { mediaType: link.mediaType, ...(subject ? { subject } : {}) });
       }),
     );
-    const tagNames = (await listDir(join(dir, "_tags"))).filter((tag) => tagPattern.test(tag) && !temporarySuffix.test(tag));
+    const tagNames = (await listDir(join(dir, "_tags"))).filter((tag) => tagPattern.test(tag) && !isTemporaryPath(tag));
     await Promise.all(
       tagNames.map(async (tag) => {
         const target = (await readFile(join(dir, "_tags", tag), "utf8").catch(() => "")).trim() as Digest;

@@ -86,6 +86,9 @@ export function temporaryPath(path: string): string {
   return `${path}.tmp-${randomBytes(6).toString("hex")}`;
 }
 
+/** A name temporaryPath made: a write in progress (or a crashed one), never content. */
+export const isTemporaryPath = (name: string): boolean => /\.tmp-[0-9a-f]{12}$/.test(name);
+
 /** How a destination writes its files. */
 export interface WriteOptions {
   /** fsync before the rename, so a crash never leaves a renamed but empty file. */

@@ -4,7 +4,7 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { IntegrityError, NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, maxManifestBytes, toRawManifest } from "../core/manifest.ts";
-import { readFileStream } from "../stream/file.ts";
+import { isTemporaryPath, readFileStream } from "../stream/file.ts";
 
 /** Read access to a tree of files: a directory on disk or the members of a tar archive. */
 export interface FileTree {
@@ -89,7 +89,9 @@ export async function assertLayoutOrEmpty(path: string, where: string, markers: 
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return;
     throw err;
   }
-  if (entries.length > 0 && !markers.some((m) => entries.includes(m))) {
+  // another stevedore may be writing the layout's first files this moment: its temporaries are not content
+  const content = entries.filter((name) => !isTemporaryPath(name));
+  if (content.length > 0 && !markers.some((m) => content.includes(m))) {
     throw new UsageError(`${where}: refusing to write into a non-empty directory that is not an image layout`);
   }
 }

@@ -21,7 +21,7 @@ import { NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, encodeManifest, parseManifest, referrerDescriptor } from "../core/manifest.ts";
 import { MediaTypes, acceptedManifestTypes } from "../core/media-type.ts";
 import { parseRepositoryName } from "../core/reference.ts";
-import { type WriteOptions, temporaryPath, writeFileAtomic, writeOptions } from "../stream/file.ts";
+import { type WriteOptions, isTemporaryPath, temporaryPath, writeFileAtomic, writeOptions } from "../stream/file.ts";
 import { withFileLock } from "../stream/file-lock.ts";
 import { directoryTree, manifestDescriptor, readManifestBlob } from "./layout-files.ts";
 import type { ImageDestination, ImageRef, ImageSource, OpenOptions, Transport } from "./types.ts";
@@ -67,14 +67,13 @@ export const staticTransport: Transport = {
 export async function ensureStaticTree(root: string): Promise<void> {
   if (existsSync(root)) {
     if (!statSync(root).isDirectory()) throw new UsageError(`${root}: exists and is not a directory`);
-    const entries = await readdir(root);
+    // another stevedore may be creating the tree this moment: its temporaries are not content
+    const entries = (await readdir(root)).filter((name) => !isTemporaryPath(name));
     if (entries.length > 0 && !entries.includes(staticMarker)) throw new UsageError(`${root}: refusing to write into a non-empty directory that is not a static tree`);
   }
-  await mkdir(join(root, "v2"), { recursive: true });
-  if (!existsSync(join(root, staticMarker))) {
-    await writeFileAtomic(join(root, "v2/index.json"), new TextEncoder().encode("{}"));
-    await writeFileAtomic(join(root, staticMarker), new TextEncoder().encode('{"layout":1}\n'));
-  }
+  // the marker first: a tree being created, or one whose creation was cut short, is still a static tree
+  if (!existsSync(join(root, staticMarker))) await writeFileAtomic(join(root, staticMarker), new TextEncoder().encode('{"layout":1}\n'));
+  if (!existsSync(join(root, "v2/index.json"))) await writeFileAtomic(join(root, "v2/index.json"), new TextEncoder().encode("{}"));
 }
 
 const digestName = (d: Digest) => `${digestAlgorithm(d)}:${digestHex(d)}`;
@@ -207,7 +206,7 @@ class StaticDestination implements ImageDestination {
 
   private async writeTagsList(): Promise<void> {
     const dir = join(this.ref.repoDir, "manifests");
-    const tags = (await readdir(dir)).filter((n) => tagPattern.test(n) && !n.includes(".tmp-")).sort();
+    const tags = (await readdir(dir)).filter((n) => tagPattern.test(n) && !isTemporaryPath(n)).sort();
     await writeFileAtomic(join(this.ref.repoDir, "tags/list"), new TextEncoder().encode(JSON.stringify({ name: this.ref.repository, tags })), this.write);
   }
 

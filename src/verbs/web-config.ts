@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Digest } from "../core/digest.ts";
 import { maxManifestBytes, toRawManifest } from "../core/manifest.ts";
 import { MediaTypes } from "../core/media-type.ts";
+import { isTemporaryPath } from "../stream/file.ts";
 
 /** One manifest URL of a static tree with the headers it must be served with. */
 export interface ManifestRoute {
@@ -20,7 +21,7 @@ export async function manifestRoutes(root: string): Promise<ManifestRoute[]> {
       if (!entry.isDirectory()) continue;
       if (entry.name === "manifests" && name) {
         for (const ref of await readdir(join(root, "v2", dir, "manifests"))) {
-          if (ref.includes(".tmp-")) continue;
+          if (isTemporaryPath(ref)) continue;
           const file = Bun.file(join(root, "v2", dir, "manifests", ref));
           if (file.size > maxManifestBytes) continue;
           const raw = toRawManifest(new Uint8Array(await file.arrayBuffer()), undefined, `${dir}/manifests/${ref}`);
