@@ -1,4 +1,5 @@
 import { lstat, mkdtemp, readdir, readlink, rm } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
@@ -7,11 +8,14 @@ import { join, relative } from "node:path";
 import type { TarHeader } from "../archive/tar-header.ts";
 import { TarWriter } from "../archive/tar-writer.ts";
 import type { Descriptor } from "../core/descriptor.ts";
-import { type Digest, DigestHasher } from "../core/digest.ts";
+import { type Digest, DigestHasher, digestOf } from "../core/digest.ts";
+import { encodeManifest } from "../core/manifest.ts";
 import { NotFoundError } from "../core/errors.ts";
 import { MediaTypes, isDockerType } from "../core/media-type.ts";
 import { readFileStream, scanFile } from "../stream/file.ts";
 import { gunzipIfCompressed, isGzip } from "../stream/gzip.ts";
+import type { Platform } from "../core/platform.ts";
+import { parseImageRef } from "../transport/index.ts";
 import type { ImageRef } from "../transport/types.ts";
 import type { CopyResult } from "./copy.ts";
 import { type EditOptions, editImage } from "./mutate.ts";
@@ -98,6 +102,27 @@ async function buildLayer(input: string, work: string, index: number, keepMtime:
     return { path: input, digest: digest.digest(), diffId: diff.digest(), size: info.size };
   }
   return { path: out, ...(await gzipToFile(readFileStream(input), out)) };
+}
+
+/**
+ * An empty image for `platform` (no layers; a config with only the platform and an empty rootfs),
+ * held in memory: the base of an image built from scratch, as crane append without a base. Its
+ * config is the same bytes every time, so the same layers give the same image.
+ */
+export async function scratchImage(platform: Platform): Promise<ImageRef> {
+  const ref = parseImageRef(`memory:stevedore/scratch-${randomUUID()}:base`);
+  const config = new TextEncoder().encode(
+    JSON.stringify({ architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}), config: {}, rootfs: { type: "layers", diff_ids: [] }, history: [] }),
+  );
+  const configDesc = { mediaType: MediaTypes.ociConfig, digest: digestOf(config), size: config.byteLength };
+  const destination = await ref.openDestination();
+  try {
+    await destination.putBlob(configDesc, new Blob([config]).stream());
+    await destination.commit(encodeManifest({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: configDesc, layers: [] }, MediaTypes.ociManifest));
+  } finally {
+    await destination.close();
+  }
+  return ref;
 }
 
 /** crane append: the base image plus new layers (directories or tars), config history and diff_ids kept consistent. */

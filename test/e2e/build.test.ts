@@ -61,6 +61,30 @@ describe("mutate and append, read back by skopeo from docker-registry", () => {
     expect((await stevedore(["cat", `oci:${join(dir, "out")}:x`, "/extra.txt"])).stdout).toBe("extra");
   });
 
+  test("append without --base builds from scratch: the platform asked, the same bytes every time, then an entrypoint", async () => {
+    const app = join(dir, "scratch-app");
+    mkdirSync(join(app, "bin"), { recursive: true });
+    writeFileSync(join(app, "bin/tool"), "#!/bin/sh\necho tool\n", { mode: 0o755 });
+    const build = (tag: string) => stevedore(["append", "-q", "--platform", "linux/arm/v7", "--layer", app, "-t", `docker://${registry.host}/build/scratch:${tag}`]);
+    const [first, second] = [await build("a"), await build("b")];
+    expect(first.exitCode).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    const c = await config(`docker://${registry.host}/build/scratch:a`);
+    expect([c.os, c.architecture, c.variant]).toEqual(["linux", "arm", "v7"]);
+    expect(c.rootfs.diff_ids).toHaveLength(1);
+    expect(c.history).toEqual([{ created: "1970-01-01T00:00:00Z", created_by: "stevedore append", comment: "appended layer" }]);
+    expect((await stevedore(["ls", "-R", `docker://${registry.host}/build/scratch:a`, "/"])).stdout.trim().split("\n")).toEqual(["/bin", "/bin/tool"]);
+    const withEntrypoint = await stevedore(["mutate", "-q", `docker://${registry.host}/build/scratch:a`, "-t", `docker://${registry.host}/build/scratch:run`, "--entrypoint", "/bin/tool"]);
+    expect(withEntrypoint.exitCode).toBe(0);
+    expect((await config(`docker://${registry.host}/build/scratch:run`)).config.Entrypoint).toEqual(["/bin/tool"]);
+  });
+
+  test("append --platform with a --base is a usage error: the base has its own", async () => {
+    const result = await stevedore(["append", "--base", `docker://${registry.host}/build/base:1`, "--platform", "linux/arm64", "--layer", dir, "-t", `oci:${join(dir, "never")}:x`]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain("--platform is for an image built from scratch");
+  });
+
   test("rebase moves the appended layer from the old base onto a new one; diff_ids and history follow", async () => {
     const newBase = randomImage({ layers: 1, seed: 1302 });
     await writeImage(parseImageRef(`docker://${registry.host}/build/base:2`), newBase);
