@@ -55,7 +55,9 @@ export function parseSyncSpec(text: string): { jobs: SyncJob[]; errors: SyncLine
 export async function sync(jobs: readonly SyncJob[], options: SyncOptions = {}): Promise<SyncLineResult[]> {
   let stop = false;
   const shared = { ...options, transfers: options.transfers ?? new Map<string, Promise<void>>() };
-  return mapLimit(jobs, options.parallel ?? 2, async (job): Promise<SyncLineResult> => {
+  const expanded = await Promise.all(jobs.map((job) => expandTagPattern(job, options)));
+  const failedExpansions = expanded.filter((e): e is SyncLineResult => !Array.isArray(e));
+  const copies = await mapLimit(expanded.filter((e): e is SyncJob[] => Array.isArray(e)).flat(), options.parallel ?? 2, async (job): Promise<SyncLineResult> => {
     const base = { line: job.line, source: job.source, destination: job.destination };
     if (stop) return { ...base, error: `line ${job.line}: skipped after an earlier line failed`, exitCode: 1 };
     try {
@@ -70,6 +72,46 @@ export async function sync(jobs: readonly SyncJob[], options: SyncOptions = {}):
       return { ...base, error: `line ${job.line}: ${message}`, exitCode: err instanceof StevedoreError ? err.exitCode : 1 };
     }
   });
+  return [...failedExpansions, ...copies].sort((a, b) => a.line - b.line);
+}
+
+/** `REF:PATTERN`, a tag with `*` (any run of characters) or `?` (one): the repository part and the pattern. */
+const tagPatternSyntax = /^(.*[^:]):([\w.*?-]*[*?][\w.*?-]*)$/;
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\-]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".")}$`);
+}
+
+/**
+ * A line whose source tag is a pattern (`docker://HOST/team/app:1.*`, `:*` for every tag) becomes
+ * one line per matching tag, each copied to the same tag under the destination repository (which
+ * names no tag of its own). Any other line stays as it is.
+ */
+async function expandTagPattern(job: SyncJob, options: SyncOptions): Promise<SyncJob[] | SyncLineResult> {
+  const match = tagPatternSyntax.exec(job.source);
+  if (!match) return [job];
+  const [, repository, pattern] = match as unknown as [string, string, string];
+  const base = { line: job.line, source: job.source, destination: job.destination };
+  try {
+    const listing = parseImageRef(`${repository}:latest`);
+    if (!listing.listTags) throw new UsageError(`${repository}: this transport has no tags to match "${pattern}" against`);
+    const wanted = globToRegExp(pattern);
+    const tags: string[] = [];
+    for await (const tag of listing.listTags({ signal: options.signal, registry: options.sourceRegistry })) if (wanted.test(tag)) tags.push(tag);
+    if (tags.length === 0) throw new UsageError(`no tag of ${repository} matches "${pattern}"`);
+    return tags.sort().map((tag) => {
+      const destination = `${job.destination}:${tag}`;
+      try {
+        parseImageRef(destination);
+      } catch {
+        throw new UsageError(`${job.destination}: a tag pattern's destination is a repository; each tag is added to it`);
+      }
+      return { line: job.line, source: `${repository}:${tag}`, destination };
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { ...base, error: `line ${job.line}: ${message}`, exitCode: err instanceof StevedoreError ? err.exitCode : 1 };
+  }
 }
 
 async function resolveDigest(src: ImageRef, options: SyncOptions): Promise<string> {

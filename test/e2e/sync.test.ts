@@ -6,6 +6,7 @@ import { parseSyncSpec, sync } from "../../src/verbs/sync.ts";
 import { stevedore } from "../helpers/cli.ts";
 import { randomImage, writeImage } from "../helpers/random-image.ts";
 import { readBack } from "../helpers/read-image.ts";
+import { startRegistry } from "../helpers/registry.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 
 describe("sync", () => {
@@ -67,5 +68,38 @@ just-one-field
 
   test("parseSyncSpec keeps line numbers and strips comments", () => {
     expect(parseSyncSpec("# c\n\n a  b # x\n").jobs).toEqual([{ line: 3, source: "a", destination: "b" }]);
+  });
+
+  test("a tag pattern copies every matching tag of a repository to the same tags; no match and a tagged destination are line errors", async () => {
+    const registry = await startRegistry("none");
+    try {
+      const images = { "1.0": randomImage({ seed: 1101 }), "1.1": randomImage({ seed: 1102 }), "2.0": randomImage({ seed: 1103 }), latest: randomImage({ seed: 1103 }) };
+      for (const [tag, image] of Object.entries(images)) await writeImage(parseImageRef(`docker://${registry.host}/team/app:${tag}`), image);
+      const layout = join(dir, "patterns");
+      const specText = [
+        `docker://${registry.host}/team/app:1.* oci:${layout}`,
+        `docker://${registry.host}/team/app:* static:${join(dir, "site")}//mirror/app`,
+        `docker://${registry.host}/team/app:9.? oci:${layout}`,
+        `docker://${registry.host}/team/app:2.* docker://${registry.host}/copy/app:fixed`,
+      ].join("\n");
+      const result = await stevedore(["sync", "--json", "-"], { stdin: specText });
+      expect(result.exitCode).toBe(1);
+      const lines = JSON.parse(result.stdout) as { line: number; source: string; destination: string; digest?: string; error?: string }[];
+      const copied = lines.filter((l) => !l.error).map((l) => [l.line, l.source.split(":").at(-1), l.destination.split(":").at(-1)]);
+      expect(copied).toEqual([
+        [1, "1.0", "1.0"],
+        [1, "1.1", "1.1"],
+        [2, "1.0", "1.0"],
+        [2, "1.1", "1.1"],
+        [2, "2.0", "2.0"],
+        [2, "latest", "latest"],
+      ]);
+      expect((await stevedore(["tags", `oci:${layout}`])).stdout.trim().split("\n").sort()).toEqual(["1.0", "1.1"]);
+      expect((await readBack(`static:${join(dir, "site")}//mirror/app:2.0`)).digest).toBe(images["2.0"].top.digest);
+      expect(lines.find((l) => l.line === 3)?.error).toContain(`no tag of docker://${registry.host}/team/app matches "9.?"`);
+      expect(lines.find((l) => l.line === 4)?.error).toContain("a tag pattern's destination is a repository");
+    } finally {
+      registry.stop();
+    }
   });
 });

@@ -10,6 +10,7 @@ import { cliSignal } from "../signal.ts";
 export const examples = [
   "stevedore sync images.txt                 # each line: SRC DST; # comments",
   "printf 'docker://localhost:5000/a:1 oci:./a:1\\n' | stevedore sync -",
+  "echo 'docker://ghcr.io/team/app:1.* docker://localhost:5000/mirror/app' | stevedore sync -   # every 1.x tag",
   "stevedore sync --dry-run --json images.txt | jq '.[] | select(.error)'",
 ];
 
