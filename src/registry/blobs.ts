@@ -7,6 +7,7 @@ import { noteAllocated } from "../stream/gc-pacer.ts";
 import { BlobVerifier, verifyStream } from "../stream/verify.ts";
 import type { RegistryClient } from "./client.ts";
 import { RegistryError, registryErrorFrom } from "./errors.ts";
+import { isRetryableStatus } from "./retry.ts";
 
 /** Blobs up to this size go in one PUT with a Content-Length; larger ones stream in a PATCH. */
 export const monolithicLimit = 8 << 20;
@@ -93,6 +94,8 @@ export async function mountBlob(client: RegistryClient, desc: Descriptor, fromRe
 
 /** When a single PATCH is refused as too large (413), a file is uploaded again in chunks of these sizes, in turn. */
 const fallbackChunkSizes = [64 << 20, 16 << 20, 4 << 20, 1 << 20];
+/** An upload of a file cut this many times resumes from what the registry holds; then it fails. */
+const maxUploadResumes = 5;
 
 /**
  * Uploads a blob, verifying it against `desc` on the way: POST then one PUT for small blobs
@@ -130,7 +133,7 @@ export async function uploadBlob(client: RegistryClient, desc: Descriptor, body:
       if (failure) throw failure;
     };
     const chunkSize = session.chunkSize(client.uploadChunkSize);
-    if (chunkSize === undefined) return patchAndFinish(client, session, desc, checked, verified, "stream");
+    if (chunkSize === undefined) return patchAndFinish(client, session, desc, checked, verified);
     const slices = exactSlices(checked.getReader() as unknown as ByteReader);
     await patchChunksAndFinish(client, session, desc, chunkSize, (start, end) => slices(end - start), verified);
   });
@@ -140,26 +143,28 @@ export async function uploadBlob(client: RegistryClient, desc: Descriptor, body:
  * Uploads a blob from a local file: PATCH bodies are the file itself (known length, sent by Bun
  * without a stream in between: a third of the CPU of a streamed body on both sides), while the
  * same file is hashed here in parallel. The closing PUT goes only when our digest matched. A
- * registry that refuses one large PATCH (413, a proxy's body limit) gets the file again in chunks.
+ * registry that refuses one large PATCH (413, a proxy's body limit) gets the file again in chunks;
+ * an upload cut part-way (a dropped connection, a 5xx) resumes from what the registry holds.
  */
 export async function uploadBlobFile(client: RegistryClient, desc: Descriptor, path: string): Promise<void> {
   const verified = verifyFile(path, desc, `reading ${path}`);
   verified.catch(() => {}); // awaited below; a failure must not go unhandled while uploads run
-  const slice = (start: number, end: number) => Bun.file(path).slice(start, end);
   const fallbacks = fallbackChunkSizes.filter((size) => size < desc.size);
-  for (const fallback of [undefined, ...fallbacks]) {
+  let fallback = -1; // none yet: the configured chunk size, or one PATCH
+  for (let restarts = 0; ; ) {
+    const wanted = fallback < 0 ? client.uploadChunkSize : fallbacks[fallback];
     try {
-      await withUploadSession(client, desc, async (session) => {
-        const chunkSize = session.chunkSize(fallback ?? client.uploadChunkSize);
-        if (chunkSize === undefined) return patchAndFinish(client, session, desc, Bun.file(path), () => verified, "file");
-        await patchChunksAndFinish(client, session, desc, chunkSize, slice, () => verified);
-      });
+      await withUploadSession(client, desc, (session) => patchFileAndFinish(client, session, desc, path, session.chunkSize(wanted), () => verified));
       return;
     } catch (err) {
-      if (!(err instanceof RegistryError && err.status === 413) || fallback === fallbacks.at(-1)) throw err;
+      if (err instanceof RegistryError && err.status === 413 && fallback < fallbacks.length - 1) fallback++;
+      else if (!(err instanceof UploadSessionLost) || ++restarts > maxUploadResumes) throw err;
     }
   }
 }
+
+/** The registry dropped an upload session after a cut (distribution does): the upload starts again. */
+class UploadSessionLost extends RegistryError {}
 
 /** An upload session: where to send the bytes, and the smallest chunk the registry takes. */
 interface UploadSession {
@@ -185,8 +190,8 @@ async function withUploadSession(client: RegistryClient, desc: Descriptor, uploa
   }
 }
 
-/** One PATCH with the whole body, then the closing PUT; `verified` settles our own digest check first. */
-async function patchAndFinish(client: RegistryClient, session: UploadSession, desc: Descriptor, body: ReadableStream<Uint8Array> | Blob, verified: () => Promise<void>, from: "stream" | "file"): Promise<void> {
+/** One PATCH with the whole stream, then the closing PUT; `verified` settles our own digest check first. */
+async function patchAndFinish(client: RegistryClient, session: UploadSession, desc: Descriptor, body: ReadableStream<Uint8Array>, verified: () => Promise<void>): Promise<void> {
   let patched: Response;
   try {
     patched = await client.request("PATCH", session.location, { headers: { "Content-Type": "application/octet-stream" }, body, scopes: [client.pushScope] });
@@ -194,7 +199,7 @@ async function patchAndFinish(client: RegistryClient, session: UploadSession, de
     await verified(); // a failed digest check explains a failed request better than the request does
     throw err;
   }
-  if (patched.status === 413 && from === "stream") {
+  if (patched.status === 413) {
     await patched.body?.cancel();
     throw new RegistryError(`${session.what}: the registry refuses a ${desc.size}-byte body (413); push it in chunks under the proxy's body limit with --upload-chunk-size (nginx's default limit is 1M)`, 413);
   }
@@ -202,6 +207,57 @@ async function patchAndFinish(client: RegistryClient, session: UploadSession, de
   if (patched.status !== 202) throw await registryErrorFrom(patched, session.what);
   await patched.body?.cancel();
   await finish(client, await locationOf(client, patched, session.what), desc, session.what);
+}
+
+/**
+ * A file in PATCHes (one, or `chunkSize` bytes each), then the closing PUT. When a PATCH is cut
+ * or answered 5xx/429, the upload's status says how much the registry holds (a part of a chunk,
+ * or nothing of it) and the file is sent on from there, with its Content-Range.
+ */
+async function patchFileAndFinish(client: RegistryClient, session: UploadSession, desc: Descriptor, path: string, chunkSize: number | undefined, verified: () => Promise<void>): Promise<void> {
+  let location = session.location;
+  let resumes = 0;
+  for (let start = 0; start < desc.size; ) {
+    const end = chunkSize === undefined ? desc.size : Math.min(start + chunkSize, desc.size);
+    // a whole file from its start goes as a plain streamed PATCH, as skopeo sends it; every other says where it starts
+    const range: Record<string, string> = chunkSize === undefined && start === 0 ? {} : { "Content-Range": `${start}-${end - 1}`, "Content-Length": String(end - start) };
+    const patched = await client
+      .request("PATCH", location, { headers: { "Content-Type": "application/octet-stream", ...range }, body: Bun.file(path).slice(start, end), scopes: [client.pushScope] })
+      .catch((err: unknown) => {
+        if (err instanceof RegistryError && err.status === 0) return undefined; // cut: resume below
+        throw err;
+      });
+    if (patched?.status === 202) {
+      await patched.body?.cancel();
+      location = await locationOf(client, patched, session.what);
+      start = end;
+      continue;
+    }
+    if (patched && !isRetryableStatus(patched.status)) {
+      await verified(); // a failed digest check explains a refused upload better than the refusal does
+      throw await registryErrorFrom(patched, `${session.what} (bytes ${start}-${end - 1})`);
+    }
+    await patched?.body?.cancel();
+    if (++resumes > maxUploadResumes) throw new RegistryError(`${session.what}: cut ${maxUploadResumes} times, at byte ${start}; giving up`, patched?.status ?? 0);
+    ({ location, received: start } = await uploadStatus(client, location, session.what));
+  }
+  await verified();
+  await finish(client, location, desc, session.what);
+}
+
+/** How much of an upload the registry holds (GET on the session: `Range: 0-<last byte>`), and where to send more. */
+async function uploadStatus(client: RegistryClient, location: URL, what: string): Promise<{ location: URL; received: number }> {
+  const status = await client.request("GET", location, { scopes: [client.pushScope] });
+  if (status.status === 404) {
+    await status.body?.cancel();
+    throw new UploadSessionLost(`${what}: the registry dropped the upload after the connection was cut`, 404);
+  }
+  if (status.status !== 204) throw await registryErrorFrom(status, `${what}: asking how much arrived`);
+  await status.body?.cancel();
+  const last = /^(?:bytes=)?0-(\d+)$/.exec(status.headers.get("range") ?? "");
+  // "0-0" is what registries say before the first byte (a one-byte upload is then sent again whole)
+  const received = last && last[1] !== "0" ? Number(last[1]) + 1 : 0;
+  return { location: status.headers.get("location") ? await locationOf(client, status, what) : location, received };
 }
 
 /** PATCHes of `chunkSize` bytes, each with its Content-Range at the location the last one returned, then the closing PUT. */

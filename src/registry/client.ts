@@ -95,7 +95,8 @@ export class RegistryClient {
    * with backoff (only when the body can be sent again), and following redirects itself.
    */
   async request(method: string, pathOrUrl: string | URL, options: RequestOptions = {}): Promise<Response> {
-    const replayable = !(options.body instanceof ReadableStream);
+    // a PATCH appends: sent twice after a cut it would append twice (uploads resume from the upload's status instead)
+    const replayable = !(options.body instanceof ReadableStream) && method !== "PATCH";
     const scopes = options.scopes ?? [this.pullScope];
     let authenticated = false;
     for (let attempt = 1; ; attempt++) {

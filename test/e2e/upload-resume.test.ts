@@ -1,0 +1,49 @@
+/** A push whose connection drops in the middle of a layer resumes from what the registry holds. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { parseImageRef } from "../../src/transport/index.ts";
+import { stevedore } from "../helpers/cli.ts";
+import { startCuttingProxy } from "../helpers/cutting-proxy.ts";
+import { randomImage, writeImage } from "../helpers/random-image.ts";
+import { readBack } from "../helpers/read-image.ts";
+import { type TestRegistry, startRegistry } from "../helpers/registry.ts";
+import { type RunningServe, startServe } from "../helpers/serve.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+const dir = tmpDir();
+const image = randomImage({ layers: 1, size: 20 << 20, gzip: false, seed: 31 });
+const source = `oci:${join(dir, "source")}:v1`;
+
+for (const [name, start] of [
+  ["docker-registry", () => startRegistry("none")],
+  ["stevedore serve (filesystem store)", () => startServe(["--root", join(dir, "serve-root")])],
+] as const) {
+  describe(`a push to ${name} cut after 6 MiB of a 20 MiB layer`, () => {
+    let upstream: TestRegistry | RunningServe;
+    beforeAll(async () => {
+      await writeImage(parseImageRef(source), image);
+      upstream = await start();
+    });
+    afterAll(async () => {
+      await upstream?.stop();
+    });
+
+    for (const [mode, flags] of [
+      ["one PATCH", []],
+      ["4 MiB chunks", ["--upload-chunk-size", "4M"]],
+    ] as const) {
+      test(`${mode}: carries on from what the registry holds (or again from the start where it dropped the upload); every digest survives`, async () => {
+        const proxy = startCuttingProxy(upstream.host, 6 << 20);
+        try {
+          const repo = `resumed/${mode.replace(/\W+/g, "-").toLowerCase()}`;
+          const result = await stevedore(["copy", "-q", ...flags, source, `docker://${proxy.host}/${repo}:v1`]);
+          expect(result.stderr).toBe("");
+          expect(proxy.cuts()).toBe(1);
+          expect((await readBack(`docker://${upstream.host}/${repo}:v1`)).digest).toBe(image.top.digest);
+        } finally {
+          proxy.stop();
+        }
+      });
+    }
+  });
+}
