@@ -7,6 +7,7 @@ import { type RawManifest, childDescriptors, maxManifestBytes, parseManifest } f
 import { acceptedManifestTypes, isManifestType } from "../core/media-type.ts";
 import { type WriteOptions, writeFileAtomic, writeOptions } from "../stream/file.ts";
 import { withFileLock } from "../stream/file-lock.ts";
+import { announceWriter, writersActive } from "./layout-writers.ts";
 import { assertLayoutOrEmpty, blobPath, directoryTree, manifestDescriptor } from "./layout-files.ts";
 import {
   type IndexJson,
@@ -58,7 +59,7 @@ class OciRef implements ImageRef {
     const write = writeOptions(opts);
     // the marker first: a copy interrupted before its index.json, or one running beside this, leaves a layout
     if (!(await Bun.file(join(this.path, ociLayoutFile)).exists())) await writeFileAtomic(join(this.path, ociLayoutFile), ociLayoutBytes, write);
-    return new OciDirectoryDestination(this.path, this.selector.kind === "tag" ? this.selector.tag : undefined, write);
+    return new OciDirectoryDestination(this.path, this.selector.kind === "tag" ? this.selector.tag : undefined, write, await announceWriter(this.path));
   }
 
   /** By digest, as a destination: an untagged index.json entry (how referrers are kept in a layout). */
@@ -74,7 +75,10 @@ class OciRef implements ImageRef {
     }
   }
 
-  /** Drops the index.json entry, then every blob no remaining entry reaches (like skopeo delete oci:). */
+  /**
+   * Drops the index.json entry, then every blob no remaining entry reaches (like skopeo delete oci:)
+   * unless a copy into the layout is running: its blobs are not in index.json yet, so they stay.
+   */
   async delete(opts: OpenOptions = {}): Promise<void> {
     const tree = directoryTree(this.path);
     await updateIndexJson(this.path, async () => {
@@ -82,7 +86,7 @@ class OciRef implements ImageRef {
       const entry = selectEntry(index, this.selector, `oci:${this.path}`);
       const remaining = indexJsonWithout(index, (m) => m === entry || (this.selector.kind === "digest" && m.digest === entry.digest));
       await writeFileAtomic(join(this.path, "index.json"), remaining, writeOptions(opts));
-      await collectGarbage(this.path, await readIndexJson(tree));
+      if (!(await writersActive(this.path))) await collectGarbage(this.path, await readIndexJson(tree));
     });
   }
 }
@@ -99,6 +103,7 @@ class OciDirectoryDestination implements ImageDestination {
     private readonly root: string,
     private readonly tag: string | undefined,
     private readonly write: WriteOptions,
+    private readonly finished: () => Promise<void>,
   ) {}
 
   async hasBlob(desc: Descriptor): Promise<boolean> {
@@ -131,7 +136,9 @@ class OciDirectoryDestination implements ImageDestination {
     return top;
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    await this.finished();
+  }
 }
 
 /**
