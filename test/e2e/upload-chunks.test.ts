@@ -86,6 +86,22 @@ for (const [name, start] of [
       expect((await fetch(`http://${upstream.host}/v2/refused/app/manifests/v1`)).status).toBe(404);
     });
 
+    test("a local layer whose bytes do not match its digest fails with exit 5, and no manifest is pushed", async () => {
+      const corrupt = join(dir, `corrupt-${name.replace(/\W+/g, "-")}`);
+      await writeImage(parseImageRef(`oci:${corrupt}:v1`), image);
+      const layer = [...image.blobs.values()].find((b) => b.desc.size > 8 << 20)!;
+      const path = join(corrupt, "blobs/sha256", layer.desc.digest.slice("sha256:".length));
+      const bytes = new Uint8Array(await Bun.file(path).arrayBuffer());
+      bytes[bytes.length >> 1] ^= 0xff; // same size, one byte changed
+      writeFileSync(path, bytes);
+      for (const flags of [[], ["--upload-chunk-size", "4M"]]) {
+        const result = await stevedore(["copy", "-q", ...flags, `oci:${corrupt}:v1`, `docker://${upstream.host}/corrupt/app:v1`]);
+        expect(result.exitCode).toBe(Exit.integrity);
+        expect(result.stderr).toContain("digest mismatch");
+        expect((await fetch(`http://${upstream.host}/v2/corrupt/app/manifests/v1`)).status).toBe(404);
+      }
+    });
+
     test("a bad size is a usage error", async () => {
       const result = await stevedore(["copy", "-q", "--upload-chunk-size", "lots", source, `docker://${proxy.host}/bad/app:v1`]);
       expect(result.exitCode).toBe(Exit.usage);
