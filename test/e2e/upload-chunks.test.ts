@@ -92,7 +92,8 @@ for (const [name, start] of [
       const layer = [...image.blobs.values()].find((b) => b.desc.size > 8 << 20)!;
       const path = join(corrupt, "blobs/sha256", layer.desc.digest.slice("sha256:".length));
       const bytes = new Uint8Array(await Bun.file(path).arrayBuffer());
-      bytes[bytes.length >> 1] ^= 0xff; // same size, one byte changed
+      const middle = bytes.length >> 1;
+      bytes[middle] = bytes[middle]! ^ 0xff; // same size, one byte changed
       writeFileSync(path, bytes);
       for (const flags of [[], ["--upload-chunk-size", "4M"]]) {
         const result = await stevedore(["copy", "-q", ...flags, `oci:${corrupt}:v1`, `docker://${upstream.host}/corrupt/app:v1`]);
