@@ -35,6 +35,7 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   mutate: () => import("./commands/mutate.ts"),
   append: () => import("./commands/append.ts"),
   rebase: () => import("./commands/rebase.ts"),
+  index: () => import("./commands/index.ts"),
   completion: () => import("./commands/completion.ts"),
 };
 

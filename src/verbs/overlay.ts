@@ -5,7 +5,7 @@ import { readFileStream } from "../stream/file.ts";
 import { manifestDescriptor } from "../transport/layout-files.ts";
 import type { ImageRef, ImageSource, Transport } from "../transport/types.ts";
 
-/** Blobs an edit adds: bytes in memory (configs), a file written beside (layers), or another image's blob (rebase). */
+/** Blobs an edit adds: bytes in memory (configs), a file written beside (layers), or another image's blob or manifest (rebase, index). */
 export type AddedBlob = { readonly bytes: Uint8Array } | { readonly path: string } | { readonly source: ImageSource };
 
 const overlayTransport: Transport = {
@@ -22,7 +22,11 @@ const overlayTransport: Transport = {
 export function overlayRef(base: ImageRef, baseSource: ImageSource, top: RawManifest, added: ReadonlyMap<Digest, AddedBlob>): ImageRef {
   const source: ImageSource = {
     resolve: async () => manifestDescriptor(top),
-    getManifest: async (digest?: Digest) => (!digest || digest === top.digest ? top : baseSource.getManifest(digest)),
+    getManifest: async (digest?: Digest) => {
+      if (!digest || digest === top.digest) return top;
+      const routed = added.get(digest);
+      return routed && "source" in routed ? routed.source.getManifest(digest) : baseSource.getManifest(digest);
+    },
     getBlob: async (desc: Descriptor) => {
       const blob = added.get(desc.digest);
       if (!blob) return baseSource.getBlob(desc);
