@@ -36,6 +36,7 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   append: () => import("./commands/append.ts"),
   rebase: () => import("./commands/rebase.ts"),
   index: () => import("./commands/index.ts"),
+  validate: () => import("./commands/validate.ts"),
   completion: () => import("./commands/completion.ts"),
 };
 
