@@ -37,6 +37,7 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   rebase: () => import("./commands/rebase.ts"),
   index: () => import("./commands/index.ts"),
   validate: () => import("./commands/validate.ts"),
+  blob: () => import("./commands/blob.ts"),
   completion: () => import("./commands/completion.ts"),
 };
 

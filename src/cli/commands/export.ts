@@ -1,13 +1,11 @@
 import { defineCommand } from "citty";
-import { rename, rm } from "node:fs/promises";
 import { UsageError } from "../../core/errors.ts";
-import { temporaryPath } from "../../stream/file.ts";
 import { parseImageRef } from "../../transport/index.ts";
 import { exportFilesystem } from "../../verbs/files.ts";
 import { commonArgs, platformArg, platformsFrom, required } from "../args.ts";
 import { log } from "../log.ts";
 import { registryArgs, registryOptionsFrom } from "../registry-args.ts";
-import { printBytes } from "../render.ts";
+import { writeOutput } from "../output.ts";
 import { cliSignal } from "../signal.ts";
 
 export const examples = ["stevedore export docker://localhost:5000/team/app:1.0 -o rootfs.tar", "stevedore export oci:./layout:app -o - | tar -t | head"];
@@ -20,19 +18,7 @@ export default defineCommand({
     const platforms = platformsFrom(rawArgs);
     const options = { platform: platforms[0], registry: registryOptionsFrom(args), signal: cliSignal };
     const ref = parseImageRef(required(args.image, "IMAGE"));
-    if (args.output === "-") return void (await exportFilesystem(ref, { write: printBytes }, options));
-    // a temporary name, renamed only when the whole tar is written
-    const temp = temporaryPath(args.output);
-    const sink = Bun.file(temp).writer({ highWaterMark: 1 << 20 });
-    try {
-      const count = await exportFilesystem(ref, sink, options);
-      await sink.end();
-      await rename(temp, args.output);
-      log.success(`wrote ${count} entries to ${args.output}`);
-    } catch (err) {
-      await Promise.resolve(sink.end()).catch(() => {});
-      await rm(temp, { force: true });
-      throw err;
-    }
+    const count = await writeOutput(args.output, (sink) => exportFilesystem(ref, sink, options));
+    if (args.output !== "-") log.success(`wrote ${count} entries to ${args.output}`);
   },
 });
