@@ -57,4 +57,17 @@ describe("index: a multi-platform index from single-platform images (per-arch CI
     expect(result.stderr).toContain(`two images for linux/amd64: ${amd64.top.digest} and ${otherAmd64.top.digest}`);
     expect((await fetch(`http://${registry.host}/v2/team/app/manifests/bad`)).status).toBe(404);
   });
+
+  test("Docker images make a Docker manifest list", async () => {
+    const [x, y] = [
+      randomImage({ seed: 1411, oci: false, platforms: [{ os: "linux", architecture: "amd64" }] }),
+      randomImage({ seed: 1412, oci: false, platforms: [{ os: "linux", architecture: "arm64" }] }),
+    ];
+    await writeImage(parseImageRef(at("docker/app:amd64")), x);
+    await writeImage(parseImageRef(at("docker/app:arm64")), y);
+    expect((await stevedore(["index", "-q", "-t", at("docker/app:1.0"), at("docker/app:amd64"), at("docker/app:arm64")])).exitCode).toBe(0);
+    const list = JSON.parse((await run([skopeo, "inspect", "--raw", "--tls-verify=false", at("docker/app:1.0")])).stdout);
+    expect(list.mediaType).toBe("application/vnd.docker.distribution.manifest.list.v2+json");
+    expect(list.manifests.map((m: { mediaType: string }) => m.mediaType)).toEqual(["application/vnd.docker.distribution.manifest.v2+json", "application/vnd.docker.distribution.manifest.v2+json"]);
+  });
 });
