@@ -5,6 +5,7 @@ import { parseRepositoryName } from "../core/reference.ts";
 import { parseImageRef } from "../transport/index.ts";
 import { StaticRef, ensureStaticTree } from "../transport/static.ts";
 import { type CopyOptions, type CopyResult, copy } from "./copy.ts";
+import { matchingTags, splitTagPattern } from "./tag-patterns.ts";
 import { caddyfile, manifestRoutes, nginxConfig } from "./web-config.ts";
 
 export interface MirrorOptions extends CopyOptions {
@@ -26,6 +27,15 @@ export function parseMirrorSource(text: string): { source: string; name?: string
   return { source: text.slice(0, eq), name: parseRepositoryName(name), ...(tag ? { tag } : {}) };
 }
 
+/** A source whose tag is a pattern (`docker://HOST/team/app:*`) stands for each tag it matches, mirrored under that tag. */
+async function expandSource(text: string, options: MirrorOptions): Promise<{ source: string; name?: string; tag?: string }[]> {
+  const parsed = parseMirrorSource(text);
+  const pattern = splitTagPattern(parsed.source);
+  if (!pattern) return [parsed];
+  if (parsed.tag) throw new UsageError(`${text}: a tag pattern keeps each tag; give a name only (=NAME)`);
+  return (await matchingTags(pattern, options)).map((tag) => ({ source: `${pattern.repository}:${tag}`, ...(parsed.name ? { name: parsed.name } : {}), tag }));
+}
+
 /**
  * Copies each source into the static tree at `dir` under its repository path (or the name given
  * as `SRC=NAME[:TAG]`), then regenerates the web-server configurations. One failed source does not
@@ -36,15 +46,23 @@ export async function mirror(sources: readonly string[], dir: string, options: M
   await ensureStaticTree(root);
   const results: MirrorResult[] = [];
   for (const text of sources) {
-    const { source, name, tag } = parseMirrorSource(text);
-    const src = parseImageRef(source);
-    const repository = name ?? src.repository;
-    if (!repository) throw new UsageError(`${source}: has no repository name; give it one as ${source}=NAME[:TAG]`);
-    const dst = new StaticRef(root, repository, { tag: tag ?? src.tag ?? "latest" });
+    let expanded: Awaited<ReturnType<typeof expandSource>>;
     try {
-      results.push({ source, destination: String(dst), ok: true, result: await copy(src, dst, options) });
+      expanded = await expandSource(text, options);
     } catch (error) {
-      results.push({ source, destination: String(dst), ok: false, error: error as Error });
+      results.push({ source: text, destination: `static:${root}`, ok: false, error: error as Error });
+      continue;
+    }
+    for (const { source, name, tag } of expanded) {
+      const src = parseImageRef(source);
+      const repository = name ?? src.repository;
+      if (!repository) throw new UsageError(`${source}: has no repository name; give it one as ${source}=NAME[:TAG]`);
+      const dst = new StaticRef(root, repository, { tag: tag ?? src.tag ?? "latest" });
+      try {
+        results.push({ source, destination: String(dst), ok: true, result: await copy(src, dst, options) });
+      } catch (error) {
+        results.push({ source, destination: String(dst), ok: false, error: error as Error });
+      }
     }
   }
   await writeWebConfigs(root, options);

@@ -3,6 +3,7 @@ import { mapLimit } from "../stream/limit.ts";
 import { parseImageRef } from "../transport/index.ts";
 import type { ImageRef } from "../transport/types.ts";
 import { type CopyOptions, type CopyResult, copy } from "./copy.ts";
+import { matchingTags, splitTagPattern } from "./tag-patterns.ts";
 
 /** One `SRC DST` line of a spec; `line` numbers it for messages. */
 export interface SyncJob {
@@ -75,31 +76,19 @@ export async function sync(jobs: readonly SyncJob[], options: SyncOptions = {}):
   return [...failedExpansions, ...copies].sort((a, b) => a.line - b.line);
 }
 
-/** `REF:PATTERN`, a tag with `*` (any run of characters) or `?` (one): the repository part and the pattern. */
-const tagPatternSyntax = /^(.*[^:]):([\w.*?-]*[*?][\w.*?-]*)$/;
-
-function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\-]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".")}$`);
-}
-
 /**
  * A line whose source tag is a pattern (`docker://HOST/team/app:1.*`, `:*` for every tag) becomes
  * one line per matching tag, each copied to the same tag under the destination repository (which
  * names no tag of its own). Any other line stays as it is.
  */
 async function expandTagPattern(job: SyncJob, options: SyncOptions): Promise<SyncJob[] | SyncLineResult> {
-  const match = tagPatternSyntax.exec(job.source);
-  if (!match) return [job];
-  const [, repository, pattern] = match as unknown as [string, string, string];
+  const pattern = splitTagPattern(job.source);
+  if (!pattern) return [job];
+  const { repository } = pattern;
   const base = { line: job.line, source: job.source, destination: job.destination };
   try {
-    const listing = parseImageRef(`${repository}:latest`);
-    if (!listing.listTags) throw new UsageError(`${repository}: this transport has no tags to match "${pattern}" against`);
-    const wanted = globToRegExp(pattern);
-    const tags: string[] = [];
-    for await (const tag of listing.listTags({ signal: options.signal, registry: options.sourceRegistry })) if (wanted.test(tag)) tags.push(tag);
-    if (tags.length === 0) throw new UsageError(`no tag of ${repository} matches "${pattern}"`);
-    return tags.sort().map((tag) => {
+    const tags = await matchingTags(pattern, options);
+    return tags.map((tag) => {
       const destination = `${job.destination}:${tag}`;
       try {
         parseImageRef(destination);

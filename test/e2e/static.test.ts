@@ -113,6 +113,16 @@ describe("mirror into a static tree served by nginx", () => {
 describe("mirror: bad input and interruption", () => {
   const dir = tmpDir();
 
+  test("a tag pattern mirrors every matching tag under its own tag; a pattern that matches nothing is that source's error", async () => {
+    for (const [tag, seed] of [["1.0", 911], ["1.1", 912], ["2.0", 913]] as const) await writeImage(parseImageRef(`oci:${join(dir, "many")}:${tag}`), randomImage({ seed }));
+    const result = await stevedore(["mirror", "--json", `oci:${join(dir, "many")}:1.*=team/many`, `oci:${join(dir, "many")}:9.*=team/none`, "--to", join(dir, "patterned")]);
+    expect(result.exitCode).toBe(1);
+    const lines = JSON.parse(result.stdout) as { source: string; destination: string; error?: string }[];
+    expect(lines.filter((l) => !l.error).map((l) => l.destination.split(":").at(-1))).toEqual(["1.0", "1.1"]);
+    expect(lines.find((l) => l.error)?.error).toContain('matches "9.*"');
+    expect((await Bun.file(join(dir, "patterned/v2/team/many/tags/list")).json()).tags).toEqual(["1.0", "1.1"]);
+  });
+
   test("a directory that is not a static tree, or a file, is refused (exit 2)", async () => {
     const image = randomImage({ seed: 901 });
     await writeImage(parseImageRef(`oci:${join(dir, "src")}:x`), image);

@@ -11,6 +11,7 @@ import { cliSignal } from "../signal.ts";
 export const examples = [
   "stevedore mirror --all docker://localhost:5000/team/app:1.0 --to ./mirror --nginx-conf ./mirror.nginx.conf",
   "stevedore mirror oci:./build:app=team/app:1.0 --to ./mirror --caddyfile ./Caddyfile",
+  "stevedore mirror --all 'docker://localhost:5000/team/app:1.*' --to ./mirror   # every 1.x tag",
   "stevedore mirror --to ./mirror --nginx-conf ./mirror.nginx.conf     # regenerate the config only",
 ];
 

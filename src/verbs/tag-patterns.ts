@@ -1,0 +1,33 @@
+import { UsageError } from "../core/errors.ts";
+import type { RegistryOptions } from "../registry/client.ts";
+import { parseImageRef } from "../transport/index.ts";
+
+/** `REF:PATTERN`, a tag with `*` (any run of characters) or `?` (one): the repository part and the pattern. */
+const tagPatternSyntax = /^(.*[^:]):([\w.*?-]*[*?][\w.*?-]*)$/;
+
+export interface TagPattern {
+  /** The reference without its tag: `docker://HOST/team/app`, `oci:./layout`. */
+  readonly repository: string;
+  readonly pattern: string;
+}
+
+/** A reference whose tag is a pattern (`docker://HOST/team/app:1.*`, `:*`), or undefined for any other. */
+export function splitTagPattern(reference: string): TagPattern | undefined {
+  const match = tagPatternSyntax.exec(reference);
+  return match ? { repository: match[1]!, pattern: match[2]! } : undefined;
+}
+
+function globToRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\-]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".")}$`);
+}
+
+/** The repository's tags the pattern matches, sorted; none is an error that says so. */
+export async function matchingTags({ repository, pattern }: TagPattern, options: { signal?: AbortSignal; sourceRegistry?: RegistryOptions } = {}): Promise<string[]> {
+  const listing = parseImageRef(`${repository}:latest`);
+  if (!listing.listTags) throw new UsageError(`${repository}: this transport has no tags to match "${pattern}" against`);
+  const wanted = globToRegExp(pattern);
+  const tags: string[] = [];
+  for await (const tag of listing.listTags({ signal: options.signal, registry: options.sourceRegistry })) if (wanted.test(tag)) tags.push(tag);
+  if (tags.length === 0) throw new UsageError(`no tag of ${repository} matches "${pattern}"`);
+  return tags.sort();
+}
