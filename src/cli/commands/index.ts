@@ -16,6 +16,7 @@ export const examples = [
 export default defineCommand({
   meta: { name: "index", description: "Make a multi-platform index of images (each one's platform from its config), copied to DST" },
   args: {
+    images: { type: "positional", description: "The images to put in it (one or more; an index brings its entries)" },
     tag: { type: "string", alias: "t", valueHint: "DST", description: "Where the index (and the images it names) go" },
     annotation: { type: "string", alias: "a", valueHint: "key=value", description: "Index annotation (repeatable)" },
     ...jsonArg,
