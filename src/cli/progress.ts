@@ -13,22 +13,25 @@ export function formatBytes(n: number): string {
   return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
+/** What the plain lines call a blob and a manifest that went through: copied and written, or (validate) checked. */
+const wording = { copy: { blob: "copied", manifest: "wrote" }, check: { blob: "checked", manifest: "checked" } } as const;
+
 /** Live bars on a TTY, one plain line per blob elsewhere, nothing with --quiet. */
-export function progressFor(args: { quiet?: boolean }): ((event: CopyEvent) => void) | undefined {
+export function progressFor(args: { quiet?: boolean }, mode: keyof typeof wording = "copy"): ((event: CopyEvent) => void) | undefined {
   if (args.quiet) return undefined;
-  return process.stderr.isTTY ? new LiveBars().handle : plainLine;
+  return process.stderr.isTTY ? new LiveBars().handle : (event) => plainLine(event, mode);
 }
 
-function plainLine(event: CopyEvent): void {
+function plainLine(event: CopyEvent, mode: keyof typeof wording = "copy"): void {
   switch (event.type) {
     case "platform":
       log.info(`chose ${event.platform} from the index (the host's platform; --platform or --all to change)`);
       break;
     case "blob":
-      if (event.state !== "start") log.info(`${event.state === "done" ? "copied" : event.state} blob ${shortDigest(event.digest)} (${formatBytes(event.size)})`);
+      if (event.state !== "start") log.info(`${event.state === "done" ? wording[mode].blob : event.state} blob ${shortDigest(event.digest)} (${formatBytes(event.size)})`);
       break;
     case "manifest":
-      log.info(`wrote manifest ${shortDigest(event.digest)}`);
+      log.info(`${wording[mode].manifest} manifest ${shortDigest(event.digest)}`);
       break;
     case "referrer":
       log.info(`copied ${event.tag ? `tag ${event.tag}` : `referrer ${shortDigest(event.digest)}`} of ${shortDigest(event.subject)}`);

@@ -5,6 +5,7 @@ import { hostPlatform, parsePlatform } from "../../core/platform.ts";
 import { append, scratchImage } from "../../verbs/append.ts";
 import { commonArgs, repeated } from "../args.ts";
 import { log } from "../log.ts";
+import { progressFor } from "../progress.ts";
 import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
 import { printLines } from "../render.ts";
 import { cliSignal } from "../signal.ts";
@@ -37,6 +38,7 @@ export default defineCommand({
       sourceRegistry: registryOptionsFrom(args, "src"),
       destinationRegistry: registryOptionsFrom(args, "dest"),
       signal: cliSignal,
+      onProgress: progressFor(args),
     });
     log.success(`wrote ${result.destination}`);
     printLines([result.digest]);

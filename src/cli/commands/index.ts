@@ -4,6 +4,7 @@ import { parseImageRef } from "../../transport/index.ts";
 import { createIndex } from "../../verbs/index-create.ts";
 import { annotationsFrom, commonArgs, jsonArg } from "../args.ts";
 import { log } from "../log.ts";
+import { progressFor } from "../progress.ts";
 import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
 import { printJson, printLines } from "../render.ts";
 import { cliSignal } from "../signal.ts";
@@ -32,6 +33,7 @@ export default defineCommand({
       sourceRegistry: registryOptionsFrom(args, "src"),
       destinationRegistry: registryOptionsFrom(args, "dest"),
       signal: cliSignal,
+      onProgress: progressFor(args),
     });
     if (args.json) return printJson(result);
     log.success(`wrote ${result.destination}: ${result.platforms?.join(", ") ?? ""}`);

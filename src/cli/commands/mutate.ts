@@ -5,6 +5,7 @@ import { parseImageRef } from "../../transport/index.ts";
 import { mutate } from "../../verbs/mutate.ts";
 import { commonArgs, keyValues, repeated, required } from "../args.ts";
 import { log } from "../log.ts";
+import { progressFor } from "../progress.ts";
 import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
 import { printLines } from "../render.ts";
 import { cliSignal } from "../signal.ts";
@@ -46,7 +47,7 @@ export default defineCommand({
         ...(args.user !== undefined ? { user: args.user } : {}),
         ...(args["set-platform"] ? { platform: parsePlatform(args["set-platform"]) } : {}),
       },
-      { sourceRegistry: registryOptionsFrom(args, "src"), destinationRegistry: registryOptionsFrom(args, "dest"), signal: cliSignal },
+      { sourceRegistry: registryOptionsFrom(args, "src"), destinationRegistry: registryOptionsFrom(args, "dest"), signal: cliSignal, onProgress: progressFor(args) },
     );
     log.success(`wrote ${result.destination}: ${result.blobs.copied} blobs copied, ${result.blobs.skipped + result.blobs.mounted} reused`);
     printLines([result.digest]);

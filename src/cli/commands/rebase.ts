@@ -4,6 +4,7 @@ import { parseImageRef } from "../../transport/index.ts";
 import { rebase } from "../../verbs/rebase.ts";
 import { commonArgs, required } from "../args.ts";
 import { log } from "../log.ts";
+import { progressFor } from "../progress.ts";
 import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
 import { printLines } from "../render.ts";
 import { cliSignal } from "../signal.ts";
@@ -26,6 +27,7 @@ export default defineCommand({
       sourceRegistry: registryOptionsFrom(args, "src"),
       destinationRegistry: registryOptionsFrom(args, "dest"),
       signal: cliSignal,
+      onProgress: progressFor(args),
     });
     log.success(`wrote ${result.destination}`);
     printLines([result.digest]);

@@ -3,6 +3,7 @@ import { parseImageRef } from "../../transport/index.ts";
 import { validate } from "../../verbs/validate.ts";
 import { commonArgs, jsonArg, platformArg, platformsFrom, required } from "../args.ts";
 import { log } from "../log.ts";
+import { progressFor } from "../progress.ts";
 import { registryArgs, registryOptionsFrom } from "../registry-args.ts";
 import { printJson, printLines } from "../render.ts";
 import { cliSignal } from "../signal.ts";
@@ -29,6 +30,7 @@ export default defineCommand({
       referrers: args.referrers,
       sourceRegistry: registryOptionsFrom(args),
       signal: cliSignal,
+      onProgress: progressFor(args, "check"),
     });
     if (args.json) return printJson(result);
     const checked = result.blobs.copied;
