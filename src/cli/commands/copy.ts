@@ -1,6 +1,8 @@
 import { defineCommand } from "citty";
+import { UsageError } from "../../core/errors.ts";
 import { parseImageRef } from "../../transport/index.ts";
-import { copy } from "../../verbs/copy.ts";
+import { convertTo } from "../../verbs/convert.ts";
+import { type CopyOptions, copy } from "../../verbs/copy.ts";
 import { commonArgs, jobsArg, jsonArg, platformArg, platformsFrom, positiveInt, required } from "../args.ts";
 import { log } from "../log.ts";
 import { progressFor } from "../progress.ts";
@@ -14,6 +16,7 @@ export const examples = [
   "stevedore copy oci:./alpine:3.20 dir:./alpine",
   "stevedore copy --all oci-archive:./multi.tar oci:./layout:multi",
   "stevedore copy --platform linux/arm64 oci:./layout:app docker-archive:./app.tar:app:arm64",
+  "stevedore copy --all --format oci docker://localhost:5000/team/app:1.0 docker://localhost:5000/team/app:1.0-oci",
 ];
 
 export default defineCommand({
@@ -24,6 +27,7 @@ export default defineCommand({
     all: { type: "boolean", alias: "a", description: "Copy every platform of an index" },
     referrers: { type: "boolean", description: "Also copy signatures, SBOMs and attestations (OCI referrers and cosign tags)" },
     "no-fsync": { type: "boolean", description: "Skip fsync before renames (faster; a crash may lose the copy)" },
+    format: { type: "string", alias: "f", valueHint: "oci|v2s2", description: "Convert the manifests to OCI or Docker v2s2 (new manifest digests; blobs unchanged)" },
     ...platformArg,
     ...jobsArg,
     ...copyRegistryArgs,
@@ -31,7 +35,11 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
-    const result = await copy(parseImageRef(required(args.src, "SRC")), parseImageRef(required(args.dst, "DST")), {
+    const format = args.format;
+    if (format !== undefined && format !== "oci" && format !== "v2s2") throw new UsageError(`--format takes oci or v2s2, not "${format}"`);
+    const [src, dst] = [parseImageRef(required(args.src, "SRC")), parseImageRef(required(args.dst, "DST"))];
+    const run = (options: CopyOptions) => (format ? convertTo(src, dst, format, options) : copy(src, dst, options));
+    const result = await run({
       all: args.all,
       referrers: args.referrers,
       platforms: platformsFrom(rawArgs),
