@@ -37,6 +37,7 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     const format = args.format;
     if (format !== undefined && format !== "oci" && format !== "v2s2") throw new UsageError(`--format takes oci or v2s2, not "${format}"`);
+    if (format && args.referrers) throw new UsageError("--referrers cannot go with --format: signatures and SBOMs name the digests a conversion changes");
     const [src, dst] = [parseImageRef(required(args.src, "SRC")), parseImageRef(required(args.dst, "DST"))];
     const run = (options: CopyOptions) => (format ? convertTo(src, dst, format, options) : copy(src, dst, options));
     const result = await run({
