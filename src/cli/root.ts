@@ -38,6 +38,7 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   index: () => import("./commands/index.ts"),
   validate: () => import("./commands/validate.ts"),
   blob: () => import("./commands/blob.ts"),
+  flatten: () => import("./commands/flatten.ts"),
   completion: () => import("./commands/completion.ts"),
 };
 

@@ -1,9 +1,6 @@
 import { lstat, mkdtemp, readdir, readlink, rm } from "node:fs/promises";
 import { randomUUID } from "node:crypto";
 import { tmpdir } from "node:os";
-import { Readable } from "node:stream";
-import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { createGzip } from "node:zlib";
 import { join, relative } from "node:path";
 import type { TarHeader } from "../archive/tar-header.ts";
 import { TarWriter } from "../archive/tar-writer.ts";
@@ -13,7 +10,8 @@ import { encodeManifest } from "../core/manifest.ts";
 import { NotFoundError } from "../core/errors.ts";
 import { MediaTypes, isDockerType } from "../core/media-type.ts";
 import { readFileStream, scanFile } from "../stream/file.ts";
-import { gunzipIfCompressed, isGzip } from "../stream/gzip.ts";
+import { gunzipIfCompressed, gzipToFile, isGzip } from "../stream/gzip.ts";
+import { streamFrom } from "../stream/produce.ts";
 import type { Platform } from "../core/platform.ts";
 import { parseImageRef } from "../transport/index.ts";
 import type { ImageRef } from "../transport/types.ts";
@@ -48,42 +46,13 @@ async function directoryEntries(root: string, keepMtime: boolean): Promise<{ hea
   return entries;
 }
 
-/**
- * A directory as a tar stream, written as gzip reads it: the tar writer waits whenever the stream's
- * small queue is full, so memory stays bounded however large the directory, and no tar is staged
- * on disk.
- */
+/** A directory as a tar stream, written as gzip reads it: no tar is staged on disk. */
 function directoryTar(root: string, keepMtime: boolean): ReadableStream<Uint8Array> {
-  const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>(undefined, { highWaterMark: 4 }, { highWaterMark: 4 });
-  const sink = writable.getWriter();
-  (async () => {
-    const writer = new TarWriter({ write: (chunk: Uint8Array) => sink.ready.then(() => sink.write(chunk)) });
+  return streamFrom(async (sink) => {
+    const writer = new TarWriter(sink);
     for (const e of await directoryEntries(root, keepMtime)) await writer.add(e.header, e.file ? readFileStream(e.file) : undefined);
     await writer.finish();
-    await sink.close();
-  })().catch((err) => sink.abort(err).catch(() => {}));
-  return readable;
-}
-
-/**
- * Streams `body` to `path` through gzip, hashing both sides: the layer digest and its diff_id.
- * Level 1, as crane compresses layers: three times the speed of the default level here
- * (scripts/bench/gzip.ts) for a layer about a tenth larger.
- */
-async function gzipToFile(body: ReadableStream<Uint8Array>, path: string): Promise<{ diffId: Digest; digest: Digest; size: number }> {
-  const diff = new DigestHasher();
-  const compressedHash = new DigestHasher();
-  const hashed = body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (c, ctl) => (diff.update(c), ctl.enqueue(c)) }));
-  const gzipped = Readable.fromWeb(hashed as NodeReadableStream<Uint8Array>).pipe(createGzip({ level: 1 })) as AsyncIterable<Uint8Array>;
-  const sink = Bun.file(path).writer({ highWaterMark: 1 << 20 });
-  let size = 0;
-  for await (const chunk of gzipped) {
-    compressedHash.update(chunk);
-    size += chunk.byteLength;
-    sink.write(chunk);
-  }
-  await sink.end();
-  return { diffId: diff.digest(), digest: compressedHash.digest(), size };
+  });
 }
 
 /** A directory becomes a reproducible gzip tar layer; a tar (gzip or not) is taken as the layer. */

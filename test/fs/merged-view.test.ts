@@ -128,4 +128,20 @@ describe("merged filesystem view", () => {
     expect(result.changed).toContain("/etc/os-release");
     expect(result.changed).not.toContain("/opt/new");
   });
+
+  test("flatten squashes the layers into one with the same merged filesystem; diff finds nothing", async () => {
+    const flat = `oci:${join(dir, "layout")}:flat`;
+    const result = await stevedore(["flatten", "-q", ref, "-t", flat]);
+    expect(result.exitCode).toBe(0);
+    const manifest = JSON.parse((await stevedore(["inspect", "--raw", flat])).stdout);
+    expect(manifest.layers).toHaveLength(1);
+    const config = JSON.parse((await stevedore(["config", flat])).stdout);
+    expect(config.rootfs.diff_ids).toHaveLength(1);
+    expect(config.history).toEqual([{ created: expect.any(String), created_by: "stevedore flatten", comment: "3 layers flattened into one" }]);
+    expect((await stevedore(["ls", "-R", flat, "/"])).stdout).toBe((await stevedore(["ls", "-R", ref, "/"])).stdout);
+    expect((await stevedore(["cat", flat, "/release"])).stdout).toBe("ID=test\nVERSION=2\n");
+    const diff = JSON.parse((await stevedore(["diff", "--json", ref, flat])).stdout);
+    expect([diff.added, diff.removed, diff.changed]).toEqual([[], [], []]);
+  });
 });
+
