@@ -42,6 +42,13 @@ describe("validate: every manifest and blob read and checked, nothing written", 
     expect(JSON.parse(result.stdout).referrers).toBe(1);
   });
 
+  test("tags --omit-digest-tags leaves out the signature's sha256-<hex>.sig tag; --full-ref prints references", async () => {
+    const all = (await stevedore(["tags", `docker://${registry.host}/team/app`])).stdout.trim().split("\n");
+    expect(all).toContain(`${image.top.digest.replace(":", "-")}.sig`);
+    const plain = await stevedore(["tags", "--omit-digest-tags", "--full-ref", `docker://${registry.host}/team/app`]);
+    expect(plain.stdout.trim().split("\n")).toEqual([`docker://${registry.host}/team/app:1.0`]);
+  });
+
   test("one changed byte in a layer: exit 5, naming the blob and the image", async () => {
     const [first] = JSON.parse(new TextDecoder().decode(image.images[0]!.bytes)).layers as { digest: string }[];
     const path = join(layout, "blobs/sha256", first!.digest.slice("sha256:".length));
