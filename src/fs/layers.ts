@@ -1,8 +1,6 @@
 import type { Descriptor } from "../core/descriptor.ts";
-import { UnsupportedError } from "../core/errors.ts";
-import { isZstdLayerType } from "../core/media-type.ts";
 import { type TarEntry, readTar } from "../archive/tar-reader.ts";
-import { gunzipIfCompressed } from "../stream/gzip.ts";
+import { decompressIfCompressed } from "../stream/gzip.ts";
 import { verifyStream } from "../stream/verify.ts";
 import type { ImageSource } from "../transport/types.ts";
 
@@ -14,9 +12,8 @@ const maxLayerBytes = 64 * 2 ** 30;
  * (by its bytes, not its media type: docker-archive labels and real contents disagree).
  */
 export function layerEntries(source: ImageSource, layer: Descriptor, where: string): AsyncGenerator<TarEntry> {
-  if (isZstdLayerType(layer.mediaType)) throw new UnsupportedError(`${where}: zstd layers are not supported yet`);
   return (async function* () {
     const body = verifyStream(await source.getBlob(layer), layer, where);
-    yield* readTar(gunzipIfCompressed(body, { maxBytes: maxLayerBytes }), { maxBytes: maxLayerBytes });
+    yield* readTar(decompressIfCompressed(body, { maxBytes: maxLayerBytes }), { maxBytes: maxLayerBytes });
   })();
 }

@@ -5,7 +5,7 @@ import { IntegrityError, NotFoundError, UnsupportedError, UsageError } from "../
 import { type RawManifest, parseManifest } from "../core/manifest.ts";
 import { MediaTypes, isConfigType, isGzipLayerType, isZstdLayerType } from "../core/media-type.ts";
 import { type Reference, familiarReference, formatReference, parseReference } from "../core/reference.ts";
-import { gunzip, isGzip } from "../stream/gzip.ts";
+import { decompress, isGzip } from "../stream/gzip.ts";
 import { verifyStream } from "../stream/verify.ts";
 import { writeOptions } from "../stream/file.ts";
 import { ArchiveWriter, type OpenArchive, openArchive } from "./archive-files.ts";
@@ -235,15 +235,15 @@ class DockerArchiveDestination implements ImageDestination {
       this.configs.set(desc.digest, path);
       return;
     }
-    if (isZstdLayerType(desc.mediaType)) throw new UnsupportedError(`${this.where}: zstd layers cannot be stored in a docker archive yet`);
     const path = `${digestHex(desc.digest)}.tar`;
-    if (!isGzipLayerType(desc.mediaType)) {
+    if (!isGzipLayerType(desc.mediaType) && !isZstdLayerType(desc.mediaType)) {
       await this.writer.add({ ...file(path), size: desc.size }, verified);
       this.layers.set(desc.digest, { mediaType: MediaTypes.dockerLayer, size: desc.size, digest: desc.digest, path });
       return;
     }
     const hasher = new DigestHasher();
-    const tar = gunzip(verified).pipeThrough(
+    // docker load takes plain tars: compressed layers are stored decompressed, as docker save writes them
+    const tar = decompress(verified, isZstdLayerType(desc.mediaType) ? "zstd" : "gzip").pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         transform(chunk, controller) {
           hasher.update(chunk);

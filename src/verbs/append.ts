@@ -10,7 +10,7 @@ import { encodeManifest } from "../core/manifest.ts";
 import { NotFoundError } from "../core/errors.ts";
 import { MediaTypes, isDockerType } from "../core/media-type.ts";
 import { readFileStream, scanFile } from "../stream/file.ts";
-import { gunzipIfCompressed, gzipToFile, isGzip } from "../stream/gzip.ts";
+import { decompressIfCompressed, gzipToFile, isGzip } from "../stream/gzip.ts";
 import { streamFrom } from "../stream/produce.ts";
 import type { Platform } from "../core/platform.ts";
 import { parseImageRef } from "../transport/index.ts";
@@ -67,7 +67,7 @@ async function buildLayer(input: string, work: string, index: number, keepMtime:
     const digest = new DigestHasher();
     await scanFile(input, (c) => digest.update(c));
     const diff = new DigestHasher();
-    for await (const c of gunzipIfCompressed(readFileStream(input))) diff.update(c);
+    for await (const c of decompressIfCompressed(readFileStream(input))) diff.update(c);
     return { path: input, digest: digest.digest(), diffId: diff.digest(), size: info.size };
   }
   return { path: out, ...(await gzipToFile(readFileStream(input), out)) };

@@ -143,5 +143,16 @@ describe("merged filesystem view", () => {
     const diff = JSON.parse((await stevedore(["diff", "--json", ref, flat])).stdout);
     expect([diff.added, diff.removed, diff.changed]).toEqual([[], [], []]);
   });
+
+  test("zstd layers are read like gzip ones: ls, cat, and a docker-archive (which stores them decompressed)", async () => {
+    const zstd = await layeredImage([[{ path: "etc" }, { path: "etc/os-release", text: "ID=zstd\n" }], [{ path: "etc/.wh.os-release", text: "" }, { path: "etc/motd", text: "hi" }]], "zstd");
+    const zref = `oci:${join(dir, "layout")}:zstd`;
+    await writeImage(parseImageRef(zref), zstd);
+    expect((await stevedore(["ls", "-R", zref, "/"])).stdout.trim().split("\n")).toEqual(["/etc", "/etc/motd"]);
+    expect((await stevedore(["cat", zref, "/etc/motd"])).stdout).toBe("hi");
+    const archive = join(dir, "zstd.tar");
+    expect((await stevedore(["copy", "-q", zref, `docker-archive:${archive}:zstd:1`])).exitCode).toBe(0);
+    expect((await stevedore(["cat", `docker-archive:${archive}`, "/etc/motd"])).stdout).toBe("hi");
+  });
 });
 

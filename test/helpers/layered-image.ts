@@ -21,13 +21,13 @@ async function tarOf(entries: readonly LayerEntry[]): Promise<Uint8Array> {
   return Buffer.concat(chunks);
 }
 
-/** An image whose layers hold exactly these entries (gzip-compressed), with a matching config. */
-export async function layeredImage(layers: readonly (readonly LayerEntry[])[]): Promise<FixtureImage> {
+/** An image whose layers hold exactly these entries (gzip- or zstd-compressed), with a matching config. */
+export async function layeredImage(layers: readonly (readonly LayerEntry[])[], compression: "gzip" | "zstd" = "gzip"): Promise<FixtureImage> {
   const blobs = new Map<Digest, { desc: Descriptor; bytes: Uint8Array }>();
   const tars = await Promise.all(layers.map(tarOf));
   const layerDescs = tars.map((t) => {
-    const bytes = Bun.gzipSync(t as Uint8Array<ArrayBuffer>);
-    const desc = { mediaType: MediaTypes.ociLayerGzip, digest: digestOf(bytes), size: bytes.byteLength };
+    const bytes = compression === "zstd" ? Bun.zstdCompressSync(t as Uint8Array<ArrayBuffer>) : Bun.gzipSync(t as Uint8Array<ArrayBuffer>);
+    const desc = { mediaType: compression === "zstd" ? MediaTypes.ociLayerZstd : MediaTypes.ociLayerGzip, digest: digestOf(bytes), size: bytes.byteLength };
     blobs.set(desc.digest, { desc, bytes });
     return desc;
   });
