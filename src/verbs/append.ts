@@ -10,7 +10,7 @@ import { encodeManifest } from "../core/manifest.ts";
 import { NotFoundError } from "../core/errors.ts";
 import { MediaTypes, isDockerType } from "../core/media-type.ts";
 import { readFileStream, scanFile } from "../stream/file.ts";
-import { decompressIfCompressed, gzipToFile, isGzip } from "../stream/gzip.ts";
+import { decompressIfCompressed, compressToFile, isGzip } from "../stream/gzip.ts";
 import { streamFrom } from "../stream/produce.ts";
 import type { Platform } from "../core/platform.ts";
 import { parseImageRef } from "../transport/index.ts";
@@ -60,7 +60,7 @@ async function buildLayer(input: string, work: string, index: number, keepMtime:
   const info = await lstat(input).catch(() => undefined);
   if (!info) throw new NotFoundError(`${input}: no such file or directory`);
   const out = join(work, `layer-${index}.tar.gz`);
-  if (info.isDirectory()) return { path: out, ...(await gzipToFile(directoryTar(input, keepMtime), out)) };
+  if (info.isDirectory()) return { path: out, ...(await compressToFile(directoryTar(input, keepMtime), out)) };
   const head = await Bun.file(input).slice(0, 2).bytes();
   if (isGzip(head)) {
     // already compressed: the file is the layer as it is; its diff_id is the hash of what it inflates to
@@ -70,7 +70,7 @@ async function buildLayer(input: string, work: string, index: number, keepMtime:
     for await (const c of decompressIfCompressed(readFileStream(input))) diff.update(c);
     return { path: input, digest: digest.digest(), diffId: diff.digest(), size: info.size };
   }
-  return { path: out, ...(await gzipToFile(readFileStream(input), out)) };
+  return { path: out, ...(await compressToFile(readFileStream(input), out)) };
 }
 
 /**

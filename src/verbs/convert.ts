@@ -3,9 +3,9 @@ import type { Digest } from "../core/digest.ts";
 import { UnsupportedError } from "../core/errors.ts";
 import { type RawManifest, encodeManifest, parseManifest } from "../core/manifest.ts";
 import { MediaTypes } from "../core/media-type.ts";
-import { manifestDescriptor } from "../transport/layout-files.ts";
-import type { ImageRef, ImageSource, Transport } from "../transport/types.ts";
+import type { ImageRef } from "../transport/types.ts";
 import { type CopyOptions, type CopyResult, copy } from "./copy.ts";
+import { type AddedBlob, overlayRef } from "./overlay.ts";
 
 /** skopeo's `--format` names: OCI, or Docker's image manifest v2 schema 2. */
 export type ManifestFormat = "oci" | "v2s2";
@@ -74,34 +74,9 @@ export async function convertTo(src: ImageRef, dst: ImageRef, format: ManifestFo
       return out;
     };
     const top = await convert(await source.getManifest());
-    return await copy(convertedRef(src, source, top, made), dst, options);
+    const added = new Map<Digest, AddedBlob>([...made].map(([digest, manifest]) => [digest, { manifest }]));
+    return await copy(overlayRef(src, source, top, added, `as ${format}`), dst, options);
   } finally {
     await source.close();
   }
-}
-
-const convertedTransport: Transport = {
-  name: "converted",
-  parse() {
-    throw new Error("converted references are made by code, not parsed");
-  },
-};
-
-/** `src` read with its manifests replaced by their converted forms; blobs pass through. */
-function convertedRef(src: ImageRef, source: ImageSource, top: RawManifest, made: ReadonlyMap<Digest, RawManifest>): ImageRef {
-  const wrapped: ImageSource = {
-    resolve: async () => manifestDescriptor(top),
-    getManifest: async (digest?: Digest) => (digest ? (made.get(digest) ?? source.getManifest(digest)) : top),
-    getBlob: (desc) => source.getBlob(desc),
-    ...(source.blobFile ? { blobFile: (desc: Descriptor) => source.blobFile!(desc) } : {}),
-    close: async () => {},
-  };
-  return {
-    transport: convertedTransport,
-    repository: src.repository,
-    registry: src.registry,
-    toString: () => `${src} (converted)`,
-    openSource: async () => wrapped,
-    openDestination: () => Promise.reject(new Error("a converted view is read-only")),
-  };
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Digest } from "../core/digest.ts";
 import { MediaTypes, isDockerType } from "../core/media-type.ts";
-import { gzipToFile } from "../stream/gzip.ts";
+import { compressToFile } from "../stream/gzip.ts";
 import { streamFrom } from "../stream/produce.ts";
 import type { ImageRef } from "../transport/types.ts";
 import type { CopyResult } from "./copy.ts";
@@ -24,7 +24,7 @@ export async function flatten(src: ImageRef, dst: ImageRef, options: EditOptions
     const tar = streamFrom(async (sink) => {
       await exportFilesystem(src, sink, { platform: options.from, registry: options.sourceRegistry, signal: options.signal });
     });
-    const layer = await gzipToFile(tar, path);
+    const layer = await compressToFile(tar, path);
     return await editImage(
       src,
       dst,

@@ -3,6 +3,7 @@ import { UsageError } from "../../core/errors.ts";
 import { parseImageRef } from "../../transport/index.ts";
 import { convertTo } from "../../verbs/convert.ts";
 import { type CopyOptions, copy } from "../../verbs/copy.ts";
+import { copyRecompressed } from "../../verbs/recompress.ts";
 import { commonArgs, jobsArg, jsonArg, platformArg, platformsFrom, positiveInt, required } from "../args.ts";
 import { log } from "../log.ts";
 import { progressFor } from "../progress.ts";
@@ -17,6 +18,7 @@ export const examples = [
   "stevedore copy --all oci-archive:./multi.tar oci:./layout:multi",
   "stevedore copy --platform linux/arm64 oci:./layout:app docker-archive:./app.tar:app:arm64",
   "stevedore copy --all --format oci docker://localhost:5000/team/app:1.0 docker://localhost:5000/team/app:1.0-oci",
+  "stevedore copy --all --dest-compress-format zstd oci:./layout:app docker://localhost:5000/team/app:1.0-zstd",
 ];
 
 export default defineCommand({
@@ -28,6 +30,7 @@ export default defineCommand({
     referrers: { type: "boolean", description: "Also copy signatures, SBOMs and attestations (OCI referrers and cosign tags)" },
     "no-fsync": { type: "boolean", description: "Skip fsync before renames (faster; a crash may lose the copy)" },
     format: { type: "string", alias: "f", valueHint: "oci|v2s2", description: "Convert the manifests to OCI or Docker v2s2 (new manifest digests; blobs unchanged)" },
+    "dest-compress-format": { type: "string", valueHint: "gzip|zstd", description: "Recompress the layers (new layer and manifest digests; configs unchanged)" },
     ...platformArg,
     ...jobsArg,
     ...copyRegistryArgs,
@@ -37,9 +40,13 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     const format = args.format;
     if (format !== undefined && format !== "oci" && format !== "v2s2") throw new UsageError(`--format takes oci or v2s2, not "${format}"`);
-    if (format && args.referrers) throw new UsageError("--referrers cannot go with --format: signatures and SBOMs name the digests a conversion changes");
+    const compression = args["dest-compress-format"];
+    if (compression !== undefined && compression !== "gzip" && compression !== "zstd") throw new UsageError(`--dest-compress-format takes gzip or zstd, not "${compression}"`);
+    if (format && compression) throw new UsageError("--format and --dest-compress-format go in two copies, one after the other");
+    if ((format || compression) && args.referrers) throw new UsageError("--referrers cannot go with --format or --dest-compress-format: signatures and SBOMs name the digests they change");
     const [src, dst] = [parseImageRef(required(args.src, "SRC")), parseImageRef(required(args.dst, "DST"))];
-    const run = (options: CopyOptions) => (format ? convertTo(src, dst, format, options) : copy(src, dst, options));
+    const run = (options: CopyOptions) =>
+      format ? convertTo(src, dst, format, options) : compression ? copyRecompressed(src, dst, compression, options) : copy(src, dst, options);
     const result = await run({
       all: args.all,
       referrers: args.referrers,
