@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "bun:test";
 
-/** A fresh temporary directory, removed after the test file. */
-export function tmpDir(prefix = "stevedore-test-"): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+/** A fresh temporary directory (under `parent`, default the system's), removed after the test file. */
+export function tmpDir(prefix = "stevedore-test-", parent = tmpdir()): string {
+  const dir = mkdtempSync(join(parent, prefix));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
