@@ -51,6 +51,7 @@ export async function copyRecompressed(src: ImageRef, dst: ImageRef, format: Com
       } else {
         const config = parseConfig(await readVerified(await source.getBlob(m.config), m.config, `reading ${where}'s config`), `${where} config`);
         const diffIds = config.rootfs?.diff_ids ?? [];
+        const mediaType = layerType(m, format, where); // before any work: a Docker image cannot take zstd
         const layers = await mapLimit(m.layers, options.jobs ?? 4, async (layer, i) => {
           if (compressionOf(layer.mediaType) === format || isNondistributableType(layer.mediaType)) return layer;
           const path = join(work, `${i}-${layer.digest.replace(":", "-")}`);
@@ -60,8 +61,7 @@ export async function copyRecompressed(src: ImageRef, dst: ImageRef, format: Com
             throw new IntegrityError(`${where} layer ${i + 1}: uncompressed it is ${shortDigest(out.diffId)}, but the config says ${shortDigest(diffIds[i]!)}`);
           }
           files.set(out.digest, path);
-          const { annotations, ...rest } = layer;
-          return { ...rest, ...(annotations ? { annotations } : {}), mediaType: layerType(m, format, where), digest: out.digest, size: out.size } satisfies Descriptor;
+          return { ...layer, mediaType, digest: out.digest, size: out.size } satisfies Descriptor;
         });
         changed = layers.some((l, i) => l !== m.layers[i]);
         value = { ...JSON.parse(new TextDecoder().decode(raw.bytes)), layers };
