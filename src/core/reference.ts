@@ -21,6 +21,9 @@ const domainPattern = new RegExp(`^(?:${domainComponent}(?:\\.${domainComponent}
 const tagPattern = /^[\w][\w.-]{0,127}$/;
 const hex64 = /^[a-f0-9]{64}$/;
 
+/** A tag as the distribution spec allows it: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`. */
+export const isValidTag = (tag: string): boolean => tagPattern.test(tag);
+
 export interface ParseReferenceOptions {
   /** Add `latest` when neither tag nor digest is given (default true). */
   readonly defaultTag?: boolean;
@@ -51,7 +54,7 @@ export function parseReference(text: string, options: ParseReferenceOptions = {}
   if (lastColon > rest.lastIndexOf("/")) {
     tag = rest.slice(lastColon + 1);
     rest = rest.slice(0, lastColon);
-    if (!tagPattern.test(tag)) fail(`invalid tag "${tag}"`);
+    if (!isValidTag(tag)) fail(`invalid tag "${tag}"`);
   }
   if (rest === "") fail("missing repository name");
   if (rest.length > nameTotalLengthMax) fail(`repository name longer than ${nameTotalLengthMax} characters`);

@@ -4,15 +4,14 @@ import { type RawManifest, childDescriptors, maxManifestBytes, parseManifest, to
 import { isManifestType, isNondistributableType } from "../core/media-type.ts";
 import { type RequestContext, apiVersionHeader } from "./context.ts";
 import { ApiError } from "./errors.ts";
-
-const tagPattern = /^[\w][\w.-]{0,127}$/;
+import { isValidTag } from "../core/reference.ts";
 
 function manifestHeaders(m: RawManifest): Record<string, string> {
   return { ...apiVersionHeader, "Content-Type": m.mediaType, "Docker-Content-Digest": m.digest, "Content-Length": String(m.bytes.byteLength), ETag: `"${m.digest}"` };
 }
 
 function checkReference(reference: string): void {
-  if (isDigest(reference) || tagPattern.test(reference)) return;
+  if (isDigest(reference) || isValidTag(reference)) return;
   throw new ApiError(reference.includes(":") ? "DIGEST_INVALID" : "MANIFEST_INVALID", `invalid tag or digest "${reference}"`);
 }
 
@@ -24,7 +23,7 @@ function checkReference(reference: string): void {
 export async function getManifest(ctx: RequestContext, name: string, reference: string): Promise<Response> {
   await ctx.require("pull", name);
   if (reference.includes(":")) checkReference(reference);
-  const m = isDigest(reference) || tagPattern.test(reference) ? await ctx.options.store.repos.getManifest(name, reference) : null;
+  const m = isDigest(reference) || isValidTag(reference) ? await ctx.options.store.repos.getManifest(name, reference) : null;
   if (!m) throw new ApiError("MANIFEST_UNKNOWN", `manifest ${reference} is unknown to ${name}`);
   return new Response(ctx.request.method === "HEAD" ? null : m.bytes, { headers: manifestHeaders(m) });
 }

@@ -3,6 +3,7 @@ import { type UploadSession, UploadRangeError } from "../store/types.ts";
 import { parseDigestParam } from "./blobs.ts";
 import { type RequestContext, apiVersionHeader } from "./context.ts";
 import { ApiError } from "./errors.ts";
+import { isUploadId } from "../store/names.ts";
 
 const uploadPath = (name: string, id: string) => `/v2/${name}/blobs/uploads/${id}`;
 
@@ -22,7 +23,7 @@ function blobCreated(name: string, digest: string): Response {
 }
 
 async function session(ctx: RequestContext, name: string, id: string): Promise<UploadSession> {
-  const found = /^[0-9a-f]{32}$/.test(id) ? await ctx.options.store.uploads.get(id) : null;
+  const found = isUploadId(id) ? await ctx.options.store.uploads.get(id) : null;
   if (!found || found.repo !== name) throw new ApiError("BLOB_UPLOAD_UNKNOWN", `upload ${id} is unknown to ${name}`);
   return found;
 }

@@ -21,13 +21,15 @@ import { type FileHandle, mkdir, open, readFile, readdir, rename, rm, stat } fro
 import { dirname, join } from "node:path";
 import type { Descriptor } from "../core/descriptor.ts";
 import { type Digest, type DigestAlgorithm, DigestHasher, digestAlgorithm, digestHex, isDigest, isDigestAlgorithm, shortDigest } from "../core/digest.ts";
-import { IntegrityError, NotFoundError, UsageError } from "../core/errors.ts";
+import { IntegrityError, NotFoundError } from "../core/errors.ts";
 import { type RawManifest, referrerDescriptor } from "../core/manifest.ts";
+import { isValidTag } from "../core/reference.ts";
 import { openDirect } from "../stream/direct-io.ts";
 import { noteAllocated } from "../stream/gc-pacer.ts";
 import { isTemporaryPath, pipeToHandle, readFileStream, scanFile, temporaryPath, writeFileAtomic } from "../stream/file.ts";
 import { BlobVerifier } from "../stream/verify.ts";
 import { storedManifest } from "./manifest-record.ts";
+import { checkRepoName, checkTag, isUploadId, newUploadId } from "./names.ts";
 import { type ByteRange, type Store, type StoredManifest, type UploadSession, UploadRangeError } from "./types.ts";
 
 export interface FsStoreOptions {
@@ -56,8 +58,6 @@ interface UploadState {
   hasher?: DigestHasher;
 }
 
-const tagPattern = /^[\w][\w.-]{0,127}$/;
-const uploadIdPattern = /^[0-9a-f]{32}$/;
 /** Manifest bytes kept in memory, at most this many in total. */
 const manifestCacheBytes = 64 << 20;
 /** A temporary upload directory this old belongs to no live `start` (one that crashed). */
@@ -69,17 +69,6 @@ const linkName = (d: Digest) => `${digestAlgorithm(d)}-${digestHex(d)}`;
 function fromLinkName(name: string): Digest | undefined {
   const text = name.replace(/\.json$/, "").replace("-", ":");
   return isDigest(text) ? (text as Digest) : undefined;
-}
-
-/** Names arrive validated; this only keeps a bad one from leaving the root or hitting metadata. */
-function checkRepo(repo: string): void {
-  if (repo.split("/").some((part) => part === "" || part === "." || part === ".." || part.startsWith("_"))) {
-    throw new UsageError(`invalid repository name "${repo}"`);
-  }
-}
-
-function checkTag(tag: string): void {
-  if (!tagPattern.test(tag)) throw new UsageError(`invalid tag "${tag}"`);
 }
 
 async function listDir(path: string): Promise<string[]> {
@@ -196,7 +185,7 @@ async function findRepos(dir: string, prefix: string, found: Set<string>): Promi
 async function sweepUploads(dir: string, now: number): Promise<void> {
   for (const name of await listDir(dir)) {
     const path = join(dir, name);
-    const broken = uploadIdPattern.test(name)
+    const broken = isUploadId(name)
       ? !(await exists(join(path, "info.json"))) || !(await exists(join(path, "data")))
       : now - ((await stat(path).catch(() => undefined))?.mtimeMs ?? 0) > staleTemporaryMs;
     if (broken) await rm(path, { recursive: true, force: true });
@@ -281,7 +270,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
         state.manifests.set(digest, { mediaType: link.mediaType, ...(subject ? { subject } : {}) });
       }),
     );
-    const tagNames = (await listDir(join(dir, "_tags"))).filter((tag) => tagPattern.test(tag) && !isTemporaryPath(tag));
+    const tagNames = (await listDir(join(dir, "_tags"))).filter((tag) => isValidTag(tag) && !isTemporaryPath(tag));
     await Promise.all(
       tagNames.map(async (tag) => {
         const target = (await readFile(join(dir, "_tags", tag), "utf8").catch(() => "")).trim() as Digest;
@@ -341,7 +330,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
 
   /** An upload session from memory, else from disk (after a restart). Call inside `serially(id, …)`. */
   async function loadSession(id: string): Promise<UploadState | undefined> {
-    if (!uploadIdPattern.test(id)) return undefined;
+    if (!isUploadId(id)) return undefined;
     const cached = sessions.get(id);
     if (cached) return cached;
     const info = await readJson(join(uploadDir(id), "info.json"));
@@ -353,7 +342,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
   }
 
   async function getSession(id: string): Promise<UploadSession | null> {
-    if (!uploadIdPattern.test(id)) return null;
+    if (!isUploadId(id)) return null;
     // from memory without queueing: a status request must not wait behind a chunk still streaming
     const session = sessions.get(id) ?? (await serially(id, () => loadSession(id)));
     return session ? { id, repo: session.repo, size: session.size, startedAt: session.startedAt } : null;
@@ -409,7 +398,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
         return bytes && { bytes, digest, mediaType: link.mediaType, ...(link.subject ? { subject: link.subject } : {}) };
       },
       async putManifest(repo, m: RawManifest, tag?: string) {
-        checkRepo(repo);
+        checkRepoName(repo);
         if (tag !== undefined) checkTag(tag);
         const record = storedManifest(m);
         const referrer = record.subject && referrerDescriptor(m);
@@ -458,7 +447,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
         });
       },
       async deleteTag(repo, tag) {
-        if (!tagPattern.test(tag) || !(await readState(repo))?.tags.has(tag)) return false;
+        if (!isValidTag(tag) || !(await readState(repo))?.tags.has(tag)) return false;
         return serially(repo, async () => {
           const state = await loadState(repo);
           if (!state.tags.has(tag)) return false;
@@ -491,7 +480,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
         return (await found).filter((d) => state.manifests.has(d.digest));
       },
       async linkBlob(repo, digest) {
-        checkRepo(repo);
+        checkRepoName(repo);
         // every push re-links its shared layers: answered from memory when nothing changes
         if ((await readState(repo))?.blobs.has(digest)) return;
         await serially(repo, async () => {
@@ -520,8 +509,8 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
     },
     uploads: {
       async start(repo) {
-        checkRepo(repo);
-        const id = crypto.randomUUID().replaceAll("-", "");
+        checkRepoName(repo);
+        const id = newUploadId();
         const startedAt = Date.now();
         // built under a temporary name and renamed: a session directory is whole or absent
         const building = temporaryPath(uploadDir(id));
@@ -594,7 +583,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
         });
       },
       async cancel(id) {
-        if (!uploadIdPattern.test(id)) return;
+        if (!isUploadId(id)) return;
         await serially(id, async () => {
           sessions.delete(id);
           await rm(uploadDir(id), { recursive: true, force: true });

@@ -1,9 +1,10 @@
 import type { Descriptor } from "../core/descriptor.ts";
 import type { Digest } from "../core/digest.ts";
-import { NotFoundError, UsageError } from "../core/errors.ts";
+import { NotFoundError } from "../core/errors.ts";
 import { type RawManifest, referrerDescriptor } from "../core/manifest.ts";
 import { BlobVerifier } from "../stream/verify.ts";
 import { storedManifest } from "./manifest-record.ts";
+import { checkRepoName, checkTag, isUploadId, newUploadId } from "./names.ts";
 import { type ByteRange, type Store, type StoredManifest, type UploadSession, UploadRangeError } from "./types.ts";
 
 interface MemoryRepo {
@@ -15,16 +16,6 @@ interface MemoryRepo {
 interface MemoryUpload {
   session: UploadSession;
   readonly chunks: Uint8Array[];
-}
-
-const tagPattern = /^[\w][\w.-]{0,127}$/;
-const uploadIdPattern = /^[0-9a-f]{32}$/;
-
-/** The same names the filesystem store accepts, so both behave alike behind `serve`. */
-function checkRepo(repo: string): void {
-  if (repo.split("/").some((part) => part === "" || part === "." || part === ".." || part.startsWith("_"))) {
-    throw new UsageError(`invalid repository name "${repo}"`);
-  }
 }
 
 /** Reads a body whole, each chunk seen by `onChunk` first (to verify it as it arrives). */
@@ -48,7 +39,7 @@ export function memoryStore(): Store {
   const uploads = new Map<string, MemoryUpload>();
 
   const repoForWrite = (name: string): MemoryRepo => {
-    checkRepo(name);
+    checkRepoName(name);
     let r = repos.get(name);
     if (!r) {
       r = { manifests: new Map(), tags: new Map(), blobs: new Set() };
@@ -88,8 +79,8 @@ export function memoryStore(): Store {
         return r?.manifests.get(digest) ?? null;
       },
       putManifest: async (name, m: RawManifest, tag?: string) => {
-        if (tag !== undefined && !tagPattern.test(tag)) throw new UsageError(`invalid tag "${tag}"`);
-        checkRepo(name);
+        if (tag !== undefined) checkTag(tag);
+        checkRepoName(name);
         const record = storedManifest(m);
         await putBlob(m.digest, m.bytes, m.bytes.byteLength);
         const r = repoForWrite(name);
@@ -117,12 +108,12 @@ export function memoryStore(): Store {
     },
     uploads: {
       start: async (name) => {
-        checkRepo(name);
-        const session = { id: crypto.randomUUID().replaceAll("-", ""), repo: name, size: 0, startedAt: Date.now() };
+        checkRepoName(name);
+        const session = { id: newUploadId(), repo: name, size: 0, startedAt: Date.now() };
         uploads.set(session.id, { session, chunks: [] });
         return session;
       },
-      get: async (id) => (uploadIdPattern.test(id) ? (uploads.get(id)?.session ?? null) : null),
+      get: async (id) => (isUploadId(id) ? (uploads.get(id)?.session ?? null) : null),
       append: async (id, offset, body) => {
         const u = upload(id);
         if (offset !== u.session.size) throw new UploadRangeError(u.session.size);

@@ -6,6 +6,7 @@ import { acceptedManifestTypes } from "../core/media-type.ts";
 import { BlobVerifier } from "../stream/verify.ts";
 import { manifestDescriptor } from "./layout-files.ts";
 import type { ImageDestination, ImageRef, ImageSource, Transport } from "./types.ts";
+import { isValidTag } from "../core/reference.ts";
 
 /** One named in-memory repository: blobs and manifests by digest, tags to digests. */
 export interface MemoryRepository {
@@ -31,7 +32,7 @@ export const memoryTransport: Transport = {
   name: "memory",
   parse(rest) {
     const [name = "", tag = "latest", ...extra] = rest.split(":");
-    if (!/^[a-z0-9][a-z0-9._\-/]*$/.test(name) || extra.length > 0 || !/^[\w][\w.-]{0,127}$/.test(tag)) {
+    if (!/^[a-z0-9][a-z0-9._\-/]*$/.test(name) || extra.length > 0 || !isValidTag(tag)) {
       throw new UsageError(`invalid memory reference "memory:${rest}": expected memory:NAME[:TAG]`);
     }
     return new MemoryRef(name, tag);

@@ -20,14 +20,13 @@ import { type Digest, digestAlgorithm, digestHex, isDigest, parseDigest } from "
 import { NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, encodeManifest, parseManifest, referrerDescriptor } from "../core/manifest.ts";
 import { MediaTypes, acceptedManifestTypes } from "../core/media-type.ts";
-import { parseRepositoryName } from "../core/reference.ts";
+import { isValidTag, parseRepositoryName } from "../core/reference.ts";
 import { type WriteOptions, isTemporaryPath, temporaryPath, writeFileAtomic, writeOptions } from "../stream/file.ts";
 import { withFileLock } from "../stream/file-lock.ts";
 import { directoryTree, manifestDescriptor, readManifestBlob } from "./layout-files.ts";
 import type { ImageDestination, ImageRef, ImageSource, OpenOptions, Transport } from "./types.ts";
 
 export const staticMarker = ".stevedore-static";
-const tagPattern = /^[\w][\w.-]{0,127}$/;
 
 /** Where a static tree's root is: `DIR//NAME`, or the nearest ancestor holding the marker. */
 function splitRoot(path: string): { root: string; name: string } {
@@ -55,7 +54,7 @@ export const staticTransport: Transport = {
       if (colon > rest.lastIndexOf("/")) {
         reference = { tag: rest.slice(colon + 1) };
         path = rest.slice(0, colon);
-        if (!tagPattern.test(reference.tag!)) throw new UsageError(`static:${rest}: invalid tag "${reference.tag}"`);
+        if (!isValidTag(reference.tag!)) throw new UsageError(`static:${rest}: invalid tag "${reference.tag}"`);
       }
     }
     const { root, name } = splitRoot(path);
@@ -206,7 +205,7 @@ class StaticDestination implements ImageDestination {
 
   private async writeTagsList(): Promise<void> {
     const dir = join(this.ref.repoDir, "manifests");
-    const tags = (await readdir(dir)).filter((n) => tagPattern.test(n) && !isTemporaryPath(n)).sort();
+    const tags = (await readdir(dir)).filter((n) => isValidTag(n) && !isTemporaryPath(n)).sort();
     await writeFileAtomic(join(this.ref.repoDir, "tags/list"), new TextEncoder().encode(JSON.stringify({ name: this.ref.repository, tags })), this.write);
   }
 
