@@ -57,6 +57,5 @@ export function verifyStream(body: ReadableStream<Uint8Array>, desc: Descriptor,
 
 /** Reads a small verified blob (a config) whole. */
 export async function readVerified(body: ReadableStream<Uint8Array>, desc: Descriptor, where: string): Promise<Uint8Array> {
-  const bytes = new Uint8Array(await new Response(verifyStream(body, desc, where)).arrayBuffer());
-  return bytes;
+  return new Uint8Array(await new Response(verifyStream(body, desc, where)).arrayBuffer());
 }

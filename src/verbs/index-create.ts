@@ -1,11 +1,10 @@
-import { maxConfigBytes, parseConfig } from "../core/config.ts";
 import type { Descriptor } from "../core/descriptor.ts";
 import type { Digest } from "../core/digest.ts";
 import { UsageError } from "../core/errors.ts";
 import { type ImageManifest, type RawManifest, encodeManifest, parseManifest } from "../core/manifest.ts";
 import { MediaTypes, isDockerType } from "../core/media-type.ts";
 import { type Platform, formatPlatform } from "../core/platform.ts";
-import { readVerified } from "../stream/verify.ts";
+import { readImageConfig } from "./inspect.ts";
 import type { ImageRef, ImageSource } from "../transport/types.ts";
 import { type CopyOptions, type CopyResult, copy } from "./copy.ts";
 import { type AddedBlob, overlayRef } from "./overlay.ts";
@@ -70,8 +69,7 @@ async function route(source: ImageSource, m: RawManifest, routes: Map<Digest, Ad
 }
 
 async function platformOf(source: ImageSource, image: ImageManifest, where: string): Promise<Platform> {
-  if (image.config.size > maxConfigBytes) throw new UsageError(`${where}: its config is over ${maxConfigBytes} bytes`);
-  const config = parseConfig(await readVerified(await source.getBlob(image.config), image.config, `reading ${where}'s config`), where);
+  const config = await readImageConfig(source, image, where);
   if (!config.os || !config.architecture) throw new UsageError(`${where}: its config names no platform (os and architecture), so it cannot go in an index`);
   return { os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) };
 }

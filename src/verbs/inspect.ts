@@ -1,6 +1,6 @@
-import { type ImageConfig, parseConfig } from "../core/config.ts";
+import { type ImageConfig, maxConfigBytes, parseConfig } from "../core/config.ts";
 import type { Digest } from "../core/digest.ts";
-import { NotFoundError } from "../core/errors.ts";
+import { IntegrityError, NotFoundError } from "../core/errors.ts";
 import { type ImageManifest, type RawManifest, parseManifest } from "../core/manifest.ts";
 import { type Platform, formatPlatform, hostPlatform, platformMatches } from "../core/platform.ts";
 import { readVerified } from "../stream/verify.ts";
@@ -47,7 +47,7 @@ export async function getConfig(ref: ImageRef, options: InspectOptions = {}): Pr
 export async function inspect(ref: ImageRef, options: InspectOptions = {}): Promise<InspectSummary> {
   return withSource(ref, options, async (source) => {
     const { top, image } = await chooseImage(source, options.platform);
-    const config: ImageConfig = parseConfig(await readConfig(source, image), `config of ${ref}`);
+    const config = await readImageConfig(source, image, String(ref));
     return {
       Name: ref.registry && ref.repository ? `${ref.registry}/${ref.repository}` : (ref.repository ?? ""),
       Digest: top.digest,
@@ -88,6 +88,13 @@ export async function chooseImage(source: ImageSource, platform = hostPlatform()
   throw new NotFoundError(`index ${top.digest}: indexes nested too deep`);
 }
 
-async function readConfig(source: ImageSource, image: ImageManifest): Promise<Uint8Array> {
-  return readVerified(await source.getBlob(image.config), image.config, "reading the config");
+/** The exact, verified bytes of an image's config; one over `maxConfigBytes` is refused before it is fetched. */
+export async function readConfig(source: ImageSource, image: ImageManifest, where = "the image"): Promise<Uint8Array> {
+  if (image.config.size > maxConfigBytes) throw new IntegrityError(`${where}: its config is over ${maxConfigBytes} bytes`);
+  return readVerified(await source.getBlob(image.config), image.config, `reading ${where}'s config`);
+}
+
+/** An image's config, read and parsed as a JSON object. */
+export async function readImageConfig(source: ImageSource, image: ImageManifest, where = "the image"): Promise<ImageConfig> {
+  return parseConfig(await readConfig(source, image, where), `${where} config`);
 }

@@ -3,10 +3,9 @@ import { type Digest, digestOf } from "../core/digest.ts";
 import { UsageError } from "../core/errors.ts";
 import { type ImageManifest, type RawManifest, encodeManifest } from "../core/manifest.ts";
 import { type Platform } from "../core/platform.ts";
-import { readVerified } from "../stream/verify.ts";
 import type { ImageRef } from "../transport/types.ts";
 import { type CopyOptions, type CopyResult, copy } from "./copy.ts";
-import { chooseImage } from "./inspect.ts";
+import { chooseImage, readImageConfig } from "./inspect.ts";
 import { type AddedBlob, overlayRef } from "./overlay.ts";
 
 export interface ConfigEdits {
@@ -39,8 +38,7 @@ export async function editImage(src: ImageRef, dst: ImageRef, edit: Edit, option
   const source = await src.openSource({ signal: options.signal, registry: options.sourceRegistry });
   try {
     const { image } = await chooseImage(source, options.from);
-    const configBytes = await readVerified(await source.getBlob(image.config), image.config, "reading the config");
-    const config = edit.config(JSON.parse(new TextDecoder().decode(configBytes)) as Record<string, unknown>);
+    const config = edit.config((await readImageConfig(source, image)) as Record<string, unknown>);
     const { layers, added } = edit.layers?.(image) ?? { layers: image.layers, added: new Map<Digest, AddedBlob>() };
     const newConfig = new TextEncoder().encode(JSON.stringify(config));
     const configDesc = { mediaType: image.config.mediaType, digest: digestOf(newConfig), size: newConfig.byteLength };

@@ -1,9 +1,8 @@
 import { UsageError } from "../core/errors.ts";
 import type { Digest } from "../core/digest.ts";
-import { readVerified } from "../stream/verify.ts";
 import type { ImageRef } from "../transport/types.ts";
 import type { CopyResult } from "./copy.ts";
-import { chooseImage } from "./inspect.ts";
+import { chooseImage, readImageConfig } from "./inspect.ts";
 import { type EditOptions, editImage } from "./mutate.ts";
 import type { AddedBlob } from "./overlay.ts";
 
@@ -20,7 +19,7 @@ export async function rebase(image: ImageRef, oldBase: ImageRef, newBase: ImageR
   const open = async (ref: ImageRef) => {
     const source = await ref.openSource({ signal: options.signal, registry: options.sourceRegistry });
     const { image: manifest } = await chooseImage(source, options.from);
-    const config = JSON.parse(new TextDecoder().decode(await readVerified(await source.getBlob(manifest.config), manifest.config, `config of ${ref}`))) as BaseConfig;
+    const config = (await readImageConfig(source, manifest, String(ref))) as BaseConfig;
     return { source, manifest, config };
   };
   const [old, next] = [await open(oldBase), await open(newBase)];

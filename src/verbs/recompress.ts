@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseConfig } from "../core/config.ts";
 import type { Descriptor } from "../core/descriptor.ts";
 import { type Digest, shortDigest } from "../core/digest.ts";
 import { IntegrityError, UnsupportedError } from "../core/errors.ts";
@@ -9,7 +8,8 @@ import { type ImageManifest, type RawManifest, encodeManifest, parseManifest } f
 import { MediaTypes, isDockerType, isGzipLayerType, isNondistributableType, isZstdLayerType } from "../core/media-type.ts";
 import { type Compression, compressToFile, decompressIfCompressed } from "../stream/gzip.ts";
 import { mapLimit } from "../stream/limit.ts";
-import { readVerified, verifyStream } from "../stream/verify.ts";
+import { verifyStream } from "../stream/verify.ts";
+import { readImageConfig } from "./inspect.ts";
 import { manifestDescriptor } from "../transport/layout-files.ts";
 import type { ImageRef } from "../transport/types.ts";
 import { type CopyOptions, type CopyResult, copy } from "./copy.ts";
@@ -49,7 +49,7 @@ export async function copyRecompressed(src: ImageRef, dst: ImageRef, format: Com
         changed = manifests.some((d, i) => d.digest !== m.manifests[i]!.digest);
         value = { ...JSON.parse(new TextDecoder().decode(raw.bytes)), manifests };
       } else {
-        const config = parseConfig(await readVerified(await source.getBlob(m.config), m.config, `reading ${where}'s config`), `${where} config`);
+        const config = await readImageConfig(source, m, where);
         const diffIds = config.rootfs?.diff_ids ?? [];
         const mediaType = layerType(m, format, where); // before any work: a Docker image cannot take zstd
         const layers = await mapLimit(m.layers, options.jobs ?? 4, async (layer, i) => {
