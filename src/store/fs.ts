@@ -20,13 +20,13 @@ import { statSync } from "node:fs";
 import { type FileHandle, mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Descriptor } from "../core/descriptor.ts";
-import { type Digest, type DigestAlgorithm, DigestHasher, digestAlgorithm, digestHex, isDigest, isDigestAlgorithm, shortDigest } from "../core/digest.ts";
+import { type Digest, DigestHasher, digestAlgorithm, digestHex, isDigest, isDigestAlgorithm, shortDigest } from "../core/digest.ts";
 import { IntegrityError, NotFoundError } from "../core/errors.ts";
 import { type RawManifest, referrerDescriptor } from "../core/manifest.ts";
 import { isValidTag } from "../core/reference.ts";
 import { openDirect } from "../stream/direct-io.ts";
 import { noteAllocated } from "../stream/gc-pacer.ts";
-import { isTemporaryPath, pipeToHandle, readFileStream, scanFile, temporaryPath, writeFileAtomic } from "../stream/file.ts";
+import { digestFile, isTemporaryPath, pipeToHandle, readFileStream, temporaryPath, writeFileAtomic } from "../stream/file.ts";
 import { BlobVerifier } from "../stream/verify.ts";
 import { storedManifest } from "./manifest-record.ts";
 import { checkRepoName, checkTag, isUploadId, newUploadId } from "./names.ts";
@@ -157,12 +157,6 @@ async function verifyOnly(body: ReadableStream<Uint8Array> | Uint8Array, desc: {
   if (body instanceof Uint8Array) verifier.update(body);
   else for await (const chunk of body) verifier.update(chunk);
   verifier.finish();
-}
-
-async function hashFile(path: string, algorithm: DigestAlgorithm): Promise<Digest> {
-  const hasher = new DigestHasher(algorithm);
-  await scanFile(path, (chunk) => hasher.update(chunk));
-  return hasher.digest();
 }
 
 /** Directories under `dir` that hold metadata (`_…`) are repositories; others may nest them. */
@@ -570,7 +564,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
           const hasher = session.hasher;
           // digest() ends a hasher: a failed finish reads the data again next time
           session.hasher = undefined;
-          const actual = hasher?.algorithm === digestAlgorithm(digest) ? hasher.digest() : await hashFile(data, digestAlgorithm(digest));
+          const actual = hasher?.algorithm === digestAlgorithm(digest) ? hasher.digest() : await digestFile(data, digestAlgorithm(digest));
           if (actual !== digest) {
             throw new IntegrityError(`blob ${shortDigest(digest)}: digest mismatch (got ${shortDigest(actual)}) finishing upload ${id} ${where}`);
           }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Descriptor } from "../core/descriptor.ts";
+import { type Digest, type DigestAlgorithm, DigestHasher } from "../core/digest.ts";
 import { NotFoundError } from "../core/errors.ts";
 import { alignedBuffer, directAlignment, openDirect } from "./direct-io.ts";
 import { noteAllocated } from "./gc-pacer.ts";
@@ -79,6 +80,13 @@ export async function scanFile(path: string, onChunk: (chunk: Uint8Array) => voi
     await pending.catch(() => {});
     await handle.close();
   }
+}
+
+/** The digest of a whole file, read as `scanFile` reads it. */
+export async function digestFile(path: string, algorithm: DigestAlgorithm = "sha256"): Promise<Digest> {
+  const hasher = new DigestHasher(algorithm);
+  await scanFile(path, (chunk) => hasher.update(chunk));
+  return hasher.digest();
 }
 
 /** A unique temporary name beside `path`, so the final rename stays on one filesystem. */

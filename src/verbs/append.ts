@@ -9,7 +9,7 @@ import { type Digest, DigestHasher, digestOf } from "../core/digest.ts";
 import { encodeManifest } from "../core/manifest.ts";
 import { NotFoundError } from "../core/errors.ts";
 import { MediaTypes, isDockerType } from "../core/media-type.ts";
-import { readFileStream, scanFile } from "../stream/file.ts";
+import { readFileStream } from "../stream/file.ts";
 import { decompressIfCompressed, compressToFile, isGzip } from "../stream/gzip.ts";
 import { streamFrom } from "../stream/produce.ts";
 import type { Platform } from "../core/platform.ts";
@@ -64,10 +64,11 @@ async function buildLayer(input: string, work: string, index: number, keepMtime:
   const head = await Bun.file(input).slice(0, 2).bytes();
   if (isGzip(head)) {
     // already compressed: the file is the layer as it is; its diff_id is the hash of what it inflates to
+    // one read: the compressed bytes are hashed on their way into the decompressor
     const digest = new DigestHasher();
-    await scanFile(input, (c) => digest.update(c));
+    const hashed = readFileStream(input).pipeThrough(new TransformStream<Uint8Array, Uint8Array>({ transform: (c, out) => (digest.update(c), out.enqueue(c)) }));
     const diff = new DigestHasher();
-    for await (const c of decompressIfCompressed(readFileStream(input))) diff.update(c);
+    for await (const c of decompressIfCompressed(hashed)) diff.update(c);
     return { path: input, digest: digest.digest(), diffId: diff.digest(), size: info.size };
   }
   return { path: out, ...(await compressToFile(readFileStream(input), out)) };

@@ -1,12 +1,12 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Descriptor } from "../core/descriptor.ts";
-import { DigestHasher, digestOf } from "../core/digest.ts";
+import { digestOf } from "../core/digest.ts";
 import { NotFoundError, UnsupportedError } from "../core/errors.ts";
 import { type RawManifest, encodeManifest } from "../core/manifest.ts";
 import { MediaTypes } from "../core/media-type.ts";
 import type { RegistryOptions } from "../registry/client.ts";
-import { readFileStream, scanFile } from "../stream/file.ts";
+import { digestFile, readFileStream } from "../stream/file.ts";
 import type { ImageRef } from "../transport/types.ts";
 
 export interface ArtifactOptions {
@@ -36,9 +36,7 @@ async function resolveTop(ref: ImageRef, options: ArtifactOptions): Promise<RawM
 async function fileDescriptor(path: string, mediaType: string): Promise<Descriptor> {
   const info = await stat(path).catch(() => undefined);
   if (!info?.isFile()) throw new NotFoundError(`${path}: no such file`);
-  const hasher = new DigestHasher();
-  await scanFile(path, (chunk) => hasher.update(chunk));
-  return { mediaType, digest: hasher.digest(), size: info.size, annotations: { "org.opencontainers.image.title": basename(path) } };
+  return { mediaType, digest: await digestFile(path), size: info.size, annotations: { "org.opencontainers.image.title": basename(path) } };
 }
 
 /**
