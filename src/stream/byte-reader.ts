@@ -32,6 +32,7 @@ export function exactSlices(reader: ByteReader): (size: number) => ReadableStrea
         remaining -= chunk.byteLength;
         controller.enqueue(chunk);
       },
+      cancel: (reason) => reader.cancel(reason),
     });
   };
 }

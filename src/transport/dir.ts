@@ -6,7 +6,7 @@ import { UsageError } from "../core/errors.ts";
 import type { RawManifest } from "../core/manifest.ts";
 import { acceptedManifestTypes } from "../core/media-type.ts";
 import { type WriteOptions, writeFileAtomic, writeOptions } from "../stream/file.ts";
-import { assertLayoutOrEmpty, directoryTree, manifestDescriptor, readManifestBlob } from "./layout-files.ts";
+import { assertLayoutOrEmpty, directoryTree, localBlobFile, manifestDescriptor, readManifestBlob } from "./layout-files.ts";
 import type { ImageDestination, ImageRef, ImageSource, OpenOptions, Transport } from "./types.ts";
 
 /** skopeo's marker file; its content is checked byte for byte before we write into a directory. */
@@ -76,7 +76,7 @@ class DirSource implements ImageSource {
   }
 
   async blobFile(desc: Descriptor): Promise<string | undefined> {
-    return (await this.tree.size(blobName(desc.digest))) === desc.size ? this.tree.localPath?.(blobName(desc.digest)) : undefined;
+    return localBlobFile(this.tree, blobName(desc.digest), desc.size);
   }
 
   async close(): Promise<void> {}

@@ -26,6 +26,11 @@ export function blobPath(digest: Digest): string {
 }
 
 /** Reads a manifest blob, checking its size, cap and digest before anyone parses it. */
+/** The local file holding a blob, when the tree is on disk and the file has the size the descriptor says. */
+export async function localBlobFile(tree: FileTree, path: string, size: number): Promise<string | undefined> {
+  return (await tree.size(path)) === size ? tree.localPath?.(path) : undefined;
+}
+
 export async function readManifestBlob(
   tree: FileTree,
   path: string,

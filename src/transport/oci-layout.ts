@@ -3,7 +3,7 @@ import { type Digest, isDigest, parseDigest } from "../core/digest.ts";
 import { IntegrityError, NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, maxManifestBytes, parseManifest } from "../core/manifest.ts";
 import { MediaTypes, isManifestType } from "../core/media-type.ts";
-import { type FileTree, blobPath, manifestDescriptor, readManifestBlob } from "./layout-files.ts";
+import { type FileTree, blobPath, localBlobFile, manifestDescriptor, readManifestBlob } from "./layout-files.ts";
 import type { ImageSource } from "./types.ts";
 
 /** The annotation that names an image in an OCI layout's index.json. */
@@ -183,7 +183,7 @@ export class OciLayoutSource implements ImageSource {
   }
 
   async blobFile(desc: Descriptor): Promise<string | undefined> {
-    return (await this.tree.size(blobPath(desc.digest))) === desc.size ? this.tree.localPath?.(blobPath(desc.digest)) : undefined;
+    return localBlobFile(this.tree, blobPath(desc.digest), desc.size);
   }
 
   async getBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>> {
