@@ -50,9 +50,8 @@ export async function uploadBlob(client: RegistryClient, desc: Descriptor, body:
       if (failure) throw failure;
     };
     const chunkSize = session.chunkSize(client.uploadChunkSize);
-    if (chunkSize === undefined) return patchAndFinish(client, session, desc, checked, verified);
-    const slices = exactSlices(checked.getReader() as unknown as ByteReader);
-    await patchChunksAndFinish(client, session, desc, chunkSize, (start, end) => slices(end - start), verified);
+    const slices = chunkSize === undefined ? () => checked : exactSlices(checked.getReader() as unknown as ByteReader);
+    await patchAndFinish(client, session, desc, { chunkSize, body: (start, end) => slices(end - start) }, verified);
   });
 }
 
@@ -71,7 +70,8 @@ export async function uploadBlobFile(client: RegistryClient, desc: Descriptor, p
   for (let restarts = 0; ; ) {
     const wanted = fallback < 0 ? client.uploadChunkSize : fallbacks[fallback];
     try {
-      await withUploadSession(client, desc, (session) => patchFileAndFinish(client, session, desc, path, session.chunkSize(wanted), () => verified));
+      const plan = (session: UploadSession): PatchPlan => ({ chunkSize: session.chunkSize(wanted), body: (start, end) => Bun.file(path).slice(start, end), resumable: true });
+      await withUploadSession(client, desc, (session) => patchAndFinish(client, session, desc, plan(session), () => verified));
       return;
     } catch (err) {
       if (err instanceof RegistryError && err.status === 413 && fallback < fallbacks.length - 1) fallback++;
@@ -107,41 +107,35 @@ async function withUploadSession(client: RegistryClient, desc: Descriptor, uploa
   }
 }
 
-/** One PATCH with the whole stream, then the closing PUT; `verified` settles our own digest check first. */
-async function patchAndFinish(client: RegistryClient, session: UploadSession, desc: Descriptor, body: ReadableStream<Uint8Array>, verified: () => Promise<void>): Promise<void> {
-  let patched: Response;
-  try {
-    patched = await client.request("PATCH", session.location, { headers: { "Content-Type": "application/octet-stream" }, body, scopes: [client.pushScope] });
-  } catch (err) {
-    await verified(); // a failed digest check explains a failed request better than the request does
-    throw err;
-  }
-  if (patched.status === 413) {
-    await patched.body?.cancel();
-    throw new RegistryError(`${session.what}: the registry refuses a ${desc.size}-byte body (413); push it in chunks under the proxy's body limit with --upload-chunk-size (nginx's default limit is 1M)`, 413);
-  }
-  await verified();
-  if (patched.status !== 202) throw await registryErrorFrom(patched, session.what);
-  await patched.body?.cancel();
-  await finish(client, await locationOf(client, patched, session.what), desc, session.what);
+/** How a blob's bytes go up in PATCHes. */
+interface PatchPlan {
+  /** Bytes a PATCH carries; undefined: the whole blob in one. */
+  readonly chunkSize: number | undefined;
+  /** The blob's bytes [start, end), asked for in order (a stream is cut as it goes). */
+  body(start: number, end: number): ReadableStream<Uint8Array> | Blob;
+  /** The bytes can be read again from any offset (a file), so a cut PATCH resumes instead of failing. */
+  readonly resumable?: boolean;
 }
 
 /**
- * A file in PATCHes (one, or `chunkSize` bytes each), then the closing PUT. When a PATCH is cut
- * or answered 5xx/429, the upload's status says how much the registry holds (a part of a chunk,
- * or nothing of it) and the file is sent on from there, with its Content-Range.
+ * The blob in PATCHes (one, or `chunkSize` bytes each, with their Content-Range), then the closing
+ * PUT; `verified` settles our own digest check first. When a resumable PATCH is cut or answered
+ * 5xx/429, the upload's status says how much the registry holds (a part of a chunk, or nothing of
+ * it) and the bytes are sent on from there. A stream is never resent: it was consumed.
  */
-async function patchFileAndFinish(client: RegistryClient, session: UploadSession, desc: Descriptor, path: string, chunkSize: number | undefined, verified: () => Promise<void>): Promise<void> {
+async function patchAndFinish(client: RegistryClient, session: UploadSession, desc: Descriptor, plan: PatchPlan, verified: () => Promise<void>): Promise<void> {
+  const { chunkSize, resumable = false } = plan;
   let location = session.location;
   let resumes = 0;
   for (let start = 0; start < desc.size; ) {
     const end = chunkSize === undefined ? desc.size : Math.min(start + chunkSize, desc.size);
-    // a whole file from its start goes as a plain streamed PATCH, as skopeo sends it; every other says where it starts
+    // a whole blob from its start goes as a plain streamed PATCH, as skopeo sends it; every other says where it starts
     const range: Record<string, string> = chunkSize === undefined && start === 0 ? {} : { "Content-Range": `${start}-${end - 1}`, "Content-Length": String(end - start) };
     const patched = await client
-      .request("PATCH", location, { headers: { "Content-Type": "application/octet-stream", ...range }, body: Bun.file(path).slice(start, end), scopes: [client.pushScope] })
-      .catch((err: unknown) => {
-        if (err instanceof RegistryError && err.status === 0) return undefined; // cut: resume below
+      .request("PATCH", location, { headers: { "Content-Type": "application/octet-stream", ...range }, body: plan.body(start, end), scopes: [client.pushScope] })
+      .catch(async (err: unknown) => {
+        if (resumable && err instanceof RegistryError && err.status === 0) return undefined; // cut: resume below
+        await verified(); // a failed digest check explains a failed request better than the request does
         throw err;
       });
     if (patched?.status === 202) {
@@ -150,8 +144,12 @@ async function patchFileAndFinish(client: RegistryClient, session: UploadSession
       start = end;
       continue;
     }
-    if (patched && !isRetryableStatus(patched.status)) {
+    if (patched && !(resumable && isRetryableStatus(patched.status))) {
       await verified(); // a failed digest check explains a refused upload better than the refusal does
+      if (patched.status === 413 && !resumable && chunkSize === undefined) {
+        await patched.body?.cancel();
+        throw new RegistryError(`${session.what}: the registry refuses a ${desc.size}-byte body (413); push it in chunks under the proxy's body limit with --upload-chunk-size (nginx's default limit is 1M)`, 413);
+      }
       throw await registryErrorFrom(patched, `${session.what} (bytes ${start}-${end - 1})`);
     }
     await patched?.body?.cancel();
@@ -175,31 +173,6 @@ async function uploadStatus(client: RegistryClient, location: URL, what: string)
   // "0-0" is what registries say before the first byte (a one-byte upload is then sent again whole)
   const received = last && last[1] !== "0" ? Number(last[1]) + 1 : 0;
   return { location: status.headers.get("location") ? await locationOf(client, status, what) : location, received };
-}
-
-/** PATCHes of `chunkSize` bytes, each with its Content-Range at the location the last one returned, then the closing PUT. */
-async function patchChunksAndFinish(
-  client: RegistryClient,
-  session: UploadSession,
-  desc: Descriptor,
-  chunkSize: number,
-  bodyOf: (start: number, end: number) => ReadableStream<Uint8Array> | Blob,
-  verified: () => Promise<void>,
-): Promise<void> {
-  let location = session.location;
-  for (let start = 0; start < desc.size; start += chunkSize) {
-    const end = Math.min(start + chunkSize, desc.size);
-    const headers = { "Content-Type": "application/octet-stream", "Content-Range": `${start}-${end - 1}`, "Content-Length": String(end - start) };
-    const patched = await client.request("PATCH", location, { headers, body: bodyOf(start, end), scopes: [client.pushScope] }).catch(async (err) => {
-      await verified();
-      throw err;
-    });
-    if (patched.status !== 202) throw await registryErrorFrom(patched, `${session.what} (bytes ${start}-${end - 1})`);
-    await patched.body?.cancel();
-    location = await locationOf(client, patched, session.what);
-  }
-  await verified();
-  await finish(client, location, desc, session.what);
 }
 
 async function locationOf(client: RegistryClient, response: Response, what: string): Promise<URL> {
