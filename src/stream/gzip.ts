@@ -23,10 +23,6 @@ export type Compression = "gzip" | "zstd";
  * scripts/bench/gzip.ts). Corrupt input is an IntegrityError; output past `maxBytes` fails the
  * stream, so a decompression bomb stops early.
  */
-export function gunzip(body: ReadableStream<Uint8Array>, options: { maxBytes?: number } = {}): ReadableStream<Uint8Array> {
-  return decompress(body, "gzip", options);
-}
-
 export function decompress(body: ReadableStream<Uint8Array>, format: Compression, options: { maxBytes?: number } = {}): ReadableStream<Uint8Array> {
   // Bun takes "zstd" too; the DOM types name only gzip and deflate
   const reader = body.pipeThrough(new DecompressionStream(format as "gzip") as unknown as TransformStream<Uint8Array, Uint8Array>).getReader();

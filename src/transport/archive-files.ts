@@ -5,7 +5,7 @@ import { IntegrityError, NotFoundError } from "../core/errors.ts";
 import { type TarIndex, indexTarFile, readTarMember } from "../archive/tar-reader.ts";
 import { type TarFileHeader, TarFileWriter } from "../archive/tar-writer.ts";
 import { type WriteOptions, readFileStream, temporaryPath, writeFileAtomic } from "../stream/file.ts";
-import { gunzip, isGzip } from "../stream/gzip.ts";
+import { decompress, isGzip } from "../stream/gzip.ts";
 import { checkSmallFile, type FileTree } from "./layout-files.ts";
 
 /** An archive opened for reading: its members as a FileTree, and a clean-up for what opening made. */
@@ -30,7 +30,7 @@ export async function openArchive(path: string, where: string): Promise<OpenArch
   if (isGzip(await readAt(path, 0, 2, where))) {
     tarPath = temporaryPath(join(tmpdir(), "stevedore-archive"));
     const compressed = (await stat(path)).size;
-    await writeFileAtomic(tarPath, gunzip(readFileStream(path), { maxBytes: Math.max(1 << 30, compressed * maxExpansion) }));
+    await writeFileAtomic(tarPath, decompress(readFileStream(path), "gzip", { maxBytes: Math.max(1 << 30, compressed * maxExpansion) }));
     cleanup = () => rm(tarPath, { force: true });
   }
   try {
