@@ -4,11 +4,10 @@ import { parseImageRef } from "../../transport/index.ts";
 import { hostPlatform, parsePlatform } from "../../core/platform.ts";
 import { append, scratchImage } from "../../verbs/append.ts";
 import { commonArgs, repeated } from "../args.ts";
+import { copyOptionsFrom } from "../copy-options.ts";
 import { log } from "../log.ts";
-import { progressFor } from "../progress.ts";
-import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
+import { copyRegistryArgs } from "../registry-args.ts";
 import { printLines } from "../render.ts";
-import { cliSignal } from "../signal.ts";
 
 export const examples = [
   "stevedore append --base docker://localhost:5000/base:1 --layer ./dist -t docker://localhost:5000/team/app:1.0",
@@ -35,10 +34,7 @@ export default defineCommand({
     const base = args.base ? parseImageRef(args.base) : await scratchImage(args.platform ? parsePlatform(args.platform) : { ...hostPlatform(), os: "linux" });
     const result = await append(base, parseImageRef(args.tag), layers, {
       keepMtime: args["keep-mtime"],
-      sourceRegistry: registryOptionsFrom(args, "src"),
-      destinationRegistry: registryOptionsFrom(args, "dest"),
-      signal: cliSignal,
-      onProgress: progressFor(args),
+      ...copyOptionsFrom(args),
     });
     log.success(`wrote ${result.destination}`);
     printLines([result.digest]);

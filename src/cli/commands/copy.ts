@@ -5,11 +5,10 @@ import { convertTo } from "../../verbs/convert.ts";
 import { type CopyOptions, copy } from "../../verbs/copy.ts";
 import { copyRecompressed } from "../../verbs/recompress.ts";
 import { commonArgs, jobsArg, jsonArg, platformArg, platformsFrom, positiveInt, required } from "../args.ts";
+import { copyOptionsFrom } from "../copy-options.ts";
 import { log } from "../log.ts";
-import { progressFor } from "../progress.ts";
-import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
+import { copyRegistryArgs } from "../registry-args.ts";
 import { printJson, printLines } from "../render.ts";
-import { cliSignal } from "../signal.ts";
 
 export const examples = [
   "stevedore copy docker://alpine:3.20 oci:./alpine:3.20",
@@ -53,10 +52,7 @@ export default defineCommand({
       platforms: platformsFrom(rawArgs),
       jobs: positiveInt(args.jobs, "--jobs"),
       fsync: !args["no-fsync"],
-      sourceRegistry: registryOptionsFrom(args, "src"),
-      destinationRegistry: registryOptionsFrom(args, "dest"),
-      onProgress: progressFor(args),
-      signal: cliSignal,
+      ...copyOptionsFrom(args),
     });
     if (args.json) return printJson(result);
     const { copied, skipped, mounted } = result.blobs;

@@ -3,11 +3,10 @@ import { UsageError } from "../../core/errors.ts";
 import { parseImageRef } from "../../transport/index.ts";
 import { flatten } from "../../verbs/flatten.ts";
 import { commonArgs, platformArg, platformsFrom, required } from "../args.ts";
+import { copyOptionsFrom } from "../copy-options.ts";
 import { log } from "../log.ts";
-import { progressFor } from "../progress.ts";
-import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
+import { copyRegistryArgs } from "../registry-args.ts";
 import { printLines } from "../render.ts";
-import { cliSignal } from "../signal.ts";
 
 export const examples = [
   "stevedore flatten docker://localhost:5000/team/app:1.0 -t docker://localhost:5000/team/app:1.0-flat",
@@ -29,10 +28,7 @@ export default defineCommand({
     if (platforms.length > 1) throw new UsageError("flatten takes one --platform");
     const result = await flatten(parseImageRef(required(args.image, "IMAGE")), parseImageRef(args.tag), {
       from: platforms[0],
-      sourceRegistry: registryOptionsFrom(args, "src"),
-      destinationRegistry: registryOptionsFrom(args, "dest"),
-      onProgress: progressFor(args),
-      signal: cliSignal,
+      ...copyOptionsFrom(args),
     });
     log.success(`wrote ${result.destination}`);
     printLines([result.digest]);

@@ -3,11 +3,10 @@ import { UsageError } from "../../core/errors.ts";
 import { parseImageRef } from "../../transport/index.ts";
 import { createIndex } from "../../verbs/index-create.ts";
 import { annotationsFrom, commonArgs, jsonArg } from "../args.ts";
+import { copyOptionsFrom } from "../copy-options.ts";
 import { log } from "../log.ts";
-import { progressFor } from "../progress.ts";
-import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
+import { copyRegistryArgs } from "../registry-args.ts";
 import { printJson, printLines } from "../render.ts";
-import { cliSignal } from "../signal.ts";
 
 export const examples = [
   "stevedore index -t docker://localhost:5000/team/app:1.0 docker://localhost:5000/team/app:1.0-amd64 docker://localhost:5000/team/app:1.0-arm64",
@@ -30,10 +29,7 @@ export default defineCommand({
     if (images.length === 0) throw new UsageError("name the images to put in the index");
     const result = await createIndex(images.map(parseImageRef), parseImageRef(args.tag), {
       annotations: annotationsFrom(rawArgs),
-      sourceRegistry: registryOptionsFrom(args, "src"),
-      destinationRegistry: registryOptionsFrom(args, "dest"),
-      signal: cliSignal,
-      onProgress: progressFor(args),
+      ...copyOptionsFrom(args),
     });
     if (args.json) return printJson(result);
     log.success(`wrote ${result.destination}: ${result.platforms?.join(", ") ?? ""}`);

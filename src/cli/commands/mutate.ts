@@ -4,11 +4,10 @@ import { parsePlatform } from "../../core/platform.ts";
 import { parseImageRef } from "../../transport/index.ts";
 import { mutate } from "../../verbs/mutate.ts";
 import { commonArgs, keyValues, repeated, required } from "../args.ts";
+import { copyOptionsFrom } from "../copy-options.ts";
 import { log } from "../log.ts";
-import { progressFor } from "../progress.ts";
-import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
+import { copyRegistryArgs } from "../registry-args.ts";
 import { printLines } from "../render.ts";
-import { cliSignal } from "../signal.ts";
 
 export const examples = [
   "stevedore mutate docker://localhost:5000/team/app:1.0 -t docker://localhost:5000/team/app:1.0-debug --env DEBUG=1 --label stage=debug",
@@ -47,7 +46,7 @@ export default defineCommand({
         ...(args.user !== undefined ? { user: args.user } : {}),
         ...(args["set-platform"] ? { platform: parsePlatform(args["set-platform"]) } : {}),
       },
-      { sourceRegistry: registryOptionsFrom(args, "src"), destinationRegistry: registryOptionsFrom(args, "dest"), signal: cliSignal, onProgress: progressFor(args) },
+      copyOptionsFrom(args),
     );
     log.success(`wrote ${result.destination}: ${result.blobs.copied} blobs copied, ${result.blobs.skipped + result.blobs.mounted} reused`);
     printLines([result.digest]);

@@ -3,11 +3,10 @@ import { UsageError } from "../../core/errors.ts";
 import { parseImageRef } from "../../transport/index.ts";
 import { rebase } from "../../verbs/rebase.ts";
 import { commonArgs, required } from "../args.ts";
+import { copyOptionsFrom } from "../copy-options.ts";
 import { log } from "../log.ts";
-import { progressFor } from "../progress.ts";
-import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
+import { copyRegistryArgs } from "../registry-args.ts";
 import { printLines } from "../render.ts";
-import { cliSignal } from "../signal.ts";
 
 export const examples = ["stevedore rebase docker://localhost:5000/team/app:1.0 --old-base docker://localhost:5000/base:1 --new-base docker://localhost:5000/base:2 -t docker://localhost:5000/team/app:1.0-base2"];
 
@@ -24,10 +23,7 @@ export default defineCommand({
   async run({ args }) {
     if (!args["old-base"] || !args["new-base"] || !args.tag) throw new UsageError("rebase needs --old-base, --new-base and -t DST");
     const result = await rebase(parseImageRef(required(args.image, "IMAGE")), parseImageRef(args["old-base"]), parseImageRef(args["new-base"]), parseImageRef(args.tag), {
-      sourceRegistry: registryOptionsFrom(args, "src"),
-      destinationRegistry: registryOptionsFrom(args, "dest"),
-      signal: cliSignal,
-      onProgress: progressFor(args),
+      ...copyOptionsFrom(args),
     });
     log.success(`wrote ${result.destination}`);
     printLines([result.digest]);
