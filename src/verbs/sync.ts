@@ -69,8 +69,7 @@ export async function sync(jobs: readonly SyncJob[], options: SyncOptions = {}):
       return { ...base, digest: result.digest, blobs: result.blobs };
     } catch (err) {
       stop = options.continueOnError === false;
-      const message = err instanceof Error ? err.message : String(err);
-      return { ...base, error: `line ${job.line}: ${message}`, exitCode: err instanceof StevedoreError ? err.exitCode : 1 };
+      return failedLine(job, err);
     }
   });
   return [...failedExpansions, ...copies].sort((a, b) => a.line - b.line);
@@ -85,7 +84,6 @@ async function expandTagPattern(job: SyncJob, options: SyncOptions): Promise<Syn
   const pattern = splitTagPattern(job.source);
   if (!pattern) return [job];
   const { repository } = pattern;
-  const base = { line: job.line, source: job.source, destination: job.destination };
   try {
     const tags = await matchingTags(pattern, options);
     return tags.map((tag) => {
@@ -98,9 +96,14 @@ async function expandTagPattern(job: SyncJob, options: SyncOptions): Promise<Syn
       return { line: job.line, source: `${repository}:${tag}`, destination };
     });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    return { ...base, error: `line ${job.line}: ${message}`, exitCode: err instanceof StevedoreError ? err.exitCode : 1 };
+    return failedLine(job, err);
   }
+}
+
+/** A line's failure: its message, prefixed with the line number, and the exit code its error carries. */
+function failedLine(job: SyncJob, err: unknown): SyncLineResult {
+  const message = err instanceof Error ? err.message : String(err);
+  return { line: job.line, source: job.source, destination: job.destination, error: `line ${job.line}: ${message}`, exitCode: err instanceof StevedoreError ? err.exitCode : 1 };
 }
 
 async function resolveDigest(src: ImageRef, options: SyncOptions): Promise<string> {
