@@ -3,6 +3,10 @@ import { type Digest, digestOf, shortDigest } from "./digest.ts";
 import { IntegrityError, UnsupportedError } from "./errors.ts";
 import { type MediaType, MediaTypes, isImageManifestType, isIndexType, refuseSchema1 } from "./media-type.ts";
 
+/** The OCI empty descriptor's bytes (`{}`): the config an artifact carries in place of an image's. */
+export const emptyConfigBytes = new TextEncoder().encode("{}");
+export const emptyConfig: Descriptor = { mediaType: MediaTypes.ociEmpty, digest: digestOf(emptyConfigBytes), size: emptyConfigBytes.byteLength };
+
 /** A manifest exactly as received: its digest is over these bytes, and they are never re-serialised. */
 export interface RawManifest {
   readonly bytes: Uint8Array;

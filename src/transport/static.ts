@@ -21,6 +21,7 @@ import { NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, encodeManifest, parseManifest, referrerDescriptor } from "../core/manifest.ts";
 import { MediaTypes, acceptedManifestTypes } from "../core/media-type.ts";
 import { isValidTag, parseRepositoryName } from "../core/reference.ts";
+import { referrersTag } from "../registry/referrers.ts";
 import { type WriteOptions, isTemporaryPath, temporaryPath, writeFileAtomic, writeOptions } from "../stream/file.ts";
 import { withFileLock } from "../stream/file-lock.ts";
 import { directoryTree, manifestDescriptor, readManifestBlob } from "./layout-files.ts";
@@ -217,9 +218,8 @@ class StaticDestination implements ImageDestination {
     const index = encodeManifest({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [...existing, referrerDescriptor(m)] }, MediaTypes.ociIndex);
     await writeFileAtomic(path, index.bytes, this.write);
     await writeFileAtomic(this.blobFile(index.digest), index.bytes, this.write);
-    const fallbackTag = `${digestAlgorithm(subject)}-${digestHex(subject)}`;
     await linkAtomic(this.blobFile(index.digest), join(this.ref.repoDir, "manifests", digestName(index.digest)));
-    await linkAtomic(this.blobFile(index.digest), join(this.ref.repoDir, "manifests", fallbackTag));
+    await linkAtomic(this.blobFile(index.digest), join(this.ref.repoDir, "manifests", referrersTag(subject)));
     await this.writeTagsList();
   }
 }

@@ -1,9 +1,8 @@
 import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import type { Descriptor } from "../core/descriptor.ts";
-import { digestOf } from "../core/digest.ts";
 import { NotFoundError, UnsupportedError } from "../core/errors.ts";
-import { type RawManifest, encodeManifest } from "../core/manifest.ts";
+import { type RawManifest, emptyConfig, emptyConfigBytes, encodeManifest } from "../core/manifest.ts";
 import { MediaTypes } from "../core/media-type.ts";
 import type { RegistryOptions } from "../registry/client.ts";
 import { digestFile, readFileStream } from "../stream/file.ts";
@@ -20,8 +19,6 @@ export interface AttachOptions extends ArtifactOptions {
   readonly mediaType?: string;
   readonly annotations?: Readonly<Record<string, string>>;
 }
-
-const emptyConfig = new TextEncoder().encode("{}");
 
 /** The top manifest a reference names now. */
 async function resolveTop(ref: ImageRef, options: ArtifactOptions): Promise<RawManifest> {
@@ -47,13 +44,12 @@ export async function attach(ref: ImageRef, files: readonly string[], options: A
   if (!ref.withReference) throw new UnsupportedError(`${ref.transport.name}: cannot hold artifacts (use docker://, oci: or static:)`);
   const subject = await resolveTop(ref, options);
   const layers = await Promise.all(files.map((f) => fileDescriptor(f, options.mediaType ?? "application/octet-stream")));
-  const config: Descriptor = { mediaType: MediaTypes.ociEmpty, digest: digestOf(emptyConfig), size: emptyConfig.byteLength };
   const manifest = encodeManifest(
     {
       schemaVersion: 2,
       mediaType: MediaTypes.ociManifest,
       artifactType: options.artifactType,
-      config,
+      config: emptyConfig,
       layers,
       subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.bytes.byteLength },
       annotations: { "org.opencontainers.image.created": new Date().toISOString(), ...options.annotations },
@@ -62,7 +58,7 @@ export async function attach(ref: ImageRef, files: readonly string[], options: A
   );
   const destination = await ref.withReference({ digest: manifest.digest }).openDestination({ signal: options.signal, registry: options.registry });
   try {
-    if (!(await destination.hasBlob(config))) await destination.putBlob(config, new Blob([emptyConfig]).stream());
+    if (!(await destination.hasBlob(emptyConfig))) await destination.putBlob(emptyConfig, new Blob([emptyConfigBytes]).stream());
     for (const [i, layer] of layers.entries()) {
       if (!(await destination.hasBlob(layer))) await destination.putBlob(layer, readFileStream(files[i]!));
     }

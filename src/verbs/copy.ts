@@ -6,6 +6,7 @@ import { isNondistributableType } from "../core/media-type.ts";
 import { type Platform, formatPlatform, hostPlatform, platformMatches } from "../core/platform.ts";
 import { mapLimit } from "../stream/limit.ts";
 import type { RegistryOptions } from "../registry/client.ts";
+import { referrersTag } from "../registry/referrers.ts";
 import type { ImageDestination, ImageRef, ImageSource } from "../transport/types.ts";
 
 export type CopyEvent =
@@ -271,7 +272,7 @@ async function copyReferrers(src: ImageRef, dst: ImageRef, source: ImageSource, 
       queue.push(referrer.digest);
     }
     for (const suffix of cosignSuffixes) {
-      const digest = await copyOne({ tag: `${subject.replace(":", "-")}.${suffix}` }, subject, "tag");
+      const digest = await copyOne({ tag: `${referrersTag(subject)}.${suffix}` }, subject, "tag");
       if (digest && !visited.has(digest)) {
         visited.add(digest);
         queue.push(digest);

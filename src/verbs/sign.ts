@@ -1,9 +1,10 @@
 import type { Descriptor } from "../core/descriptor.ts";
 import { type Digest, digestOf } from "../core/digest.ts";
 import { NotFoundError, UnsupportedError } from "../core/errors.ts";
-import { type RawManifest, encodeManifest, parseManifest } from "../core/manifest.ts";
+import { type RawManifest, emptyConfig, emptyConfigBytes, encodeManifest, parseManifest } from "../core/manifest.ts";
 import { MediaTypes } from "../core/media-type.ts";
 import type { RegistryOptions } from "../registry/client.ts";
+import { referrersTag } from "../registry/referrers.ts";
 import { bundleMediaType, cosignSignPredicate, signBundle } from "../sign/bundle.ts";
 import { type SigningKey, signBytes } from "../sign/keys.ts";
 import { cosignSignatureArtifactType, signatureAnnotation, simpleSigningMediaType, simpleSigningPayload } from "../sign/payload.ts";
@@ -33,8 +34,6 @@ export interface SignResult {
   readonly format: SignatureFormat;
 }
 
-const emptyConfig = new TextEncoder().encode("{}");
-
 /** Signs what the reference names now (a tag is resolved to its digest first) and attaches the signature next to it. */
 export async function sign(ref: ImageRef, options: SignOptions): Promise<SignResult[]> {
   if (!ref.withReference) throw new UnsupportedError(`${ref.transport.name}: cannot hold signatures (use docker://, oci: or static:)`);
@@ -52,57 +51,17 @@ export async function sign(ref: ImageRef, options: SignOptions): Promise<SignRes
   }
 }
 
+/** A signature ready to push: its manifest, the blobs that manifest names, and where it goes. */
+interface SignatureImage {
+  readonly target: ImageRef;
+  readonly manifest: RawManifest;
+  readonly blobs: ReadonlyMap<Digest, Uint8Array>;
+}
+
 async function signOne(ref: ImageRef, subject: RawManifest, options: SignOptions): Promise<SignResult> {
   const identity = ref.registry ? `${ref.registry}/${ref.repository}` : (ref.repository ?? "");
-  const payload = simpleSigningPayload(identity, subject.digest, options.annotations ?? {});
-  const signature = Buffer.from(signBytes(options.key, payload)).toString("base64");
-  const layer: Descriptor = { mediaType: simpleSigningMediaType, digest: digestOf(payload), size: payload.byteLength, annotations: { [signatureAnnotation]: signature } };
   const format = options.format ?? "legacy";
-  const blobs = new Map<Digest, Uint8Array>([[layer.digest, payload]]);
-  let manifest: RawManifest;
-  let target: ImageRef;
-  if (format === "referrers" || format === "bundle") {
-    const config: Descriptor = { mediaType: MediaTypes.ociEmpty, digest: digestOf(emptyConfig), size: emptyConfig.byteLength };
-    blobs.set(config.digest, emptyConfig);
-    const created = new Date().toISOString();
-    let artifactType = cosignSignatureArtifactType;
-    let layers = [layer];
-    let annotations: Record<string, string> = { "org.opencontainers.image.created": created };
-    if (format === "bundle") {
-      blobs.delete(layer.digest);
-      const bundle = signBundle(options.key, identity, subject.digest, options.annotations ?? {});
-      const bundleLayer = { mediaType: bundleMediaType, digest: digestOf(bundle), size: bundle.byteLength };
-      blobs.set(bundleLayer.digest, bundle);
-      artifactType = bundleMediaType;
-      layers = [{ ...bundleLayer, annotations: { "org.opencontainers.image.title": `${bundleLayer.digest.replace(":", "-")}.sigstore.json` } }];
-      annotations = { "dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": cosignSignPredicate, ...annotations };
-    }
-    manifest = encodeManifest(
-      {
-        schemaVersion: 2,
-        mediaType: MediaTypes.ociManifest,
-        artifactType,
-        config,
-        layers,
-        subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.bytes.byteLength },
-        annotations,
-      },
-      MediaTypes.ociManifest,
-    );
-    target = ref.withReference!({ digest: manifest.digest });
-  } else {
-    const tag = `${subject.digest.replace(":", "-")}.sig`;
-    target = ref.withReference!({ tag });
-    // a new signature is appended: earlier ones (other keys, other annotations) stay
-    const previous = await existingSignatures(target, options);
-    const layers = [...previous.filter((l) => l.digest !== layer.digest || l.annotations?.[signatureAnnotation] !== signature), layer];
-    const configBytes = new TextEncoder().encode(
-      JSON.stringify({ architecture: "", config: {}, created: "0001-01-01T00:00:00Z", history: layers.map(() => ({ created: "0001-01-01T00:00:00Z" })), os: "", rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) } }),
-    );
-    const config: Descriptor = { mediaType: MediaTypes.ociConfig, digest: digestOf(configBytes), size: configBytes.byteLength };
-    blobs.set(config.digest, configBytes);
-    manifest = encodeManifest({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config, layers }, MediaTypes.ociManifest);
-  }
+  const { target, manifest, blobs } = format === "legacy" ? await sigTagImage(ref, subject, identity, options) : referrerImage(ref, subject, identity, format, options);
   const destination = await target.openDestination({ signal: options.signal, registry: options.registry });
   try {
     for (const [digest, bytes] of blobs) {
@@ -114,6 +73,62 @@ async function signOne(ref: ImageRef, subject: RawManifest, options: SignOptions
     await destination.close();
   }
   return { digest: subject.digest, signature: manifest.digest, format };
+}
+
+/** A simple-signing payload for `subject` and the layer that carries it, the signature in its annotation. */
+function simpleSigningLayer(subject: RawManifest, identity: string, options: SignOptions): { layer: Descriptor; payload: Uint8Array } {
+  const payload = simpleSigningPayload(identity, subject.digest, options.annotations ?? {});
+  const signature = Buffer.from(signBytes(options.key, payload)).toString("base64");
+  return { payload, layer: { mediaType: simpleSigningMediaType, digest: digestOf(payload), size: payload.byteLength, annotations: { [signatureAnnotation]: signature } } };
+}
+
+/** An OCI 1.1 referrer (empty config, `subject` set) holding a simple-signing layer, or a Sigstore bundle. */
+function referrerImage(ref: ImageRef, subject: RawManifest, identity: string, format: "referrers" | "bundle", options: SignOptions): SignatureImage {
+  const blobs = new Map<Digest, Uint8Array>([[emptyConfig.digest, emptyConfigBytes]]);
+  const annotations = { "org.opencontainers.image.created": new Date().toISOString() };
+  let artifact: { artifactType: string; layer: Descriptor; annotations: Record<string, string> };
+  if (format === "bundle") {
+    const bundle = signBundle(options.key, identity, subject.digest, options.annotations ?? {});
+    const digest = digestOf(bundle);
+    blobs.set(digest, bundle);
+    artifact = {
+      artifactType: bundleMediaType,
+      layer: { mediaType: bundleMediaType, digest, size: bundle.byteLength, annotations: { "org.opencontainers.image.title": `${digest.replace(":", "-")}.sigstore.json` } },
+      annotations: { "dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": cosignSignPredicate, ...annotations },
+    };
+  } else {
+    const { layer, payload } = simpleSigningLayer(subject, identity, options);
+    blobs.set(layer.digest, payload);
+    artifact = { artifactType: cosignSignatureArtifactType, layer, annotations };
+  }
+  const manifest = encodeManifest(
+    {
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociManifest,
+      artifactType: artifact.artifactType,
+      config: emptyConfig,
+      layers: [artifact.layer],
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.bytes.byteLength },
+      annotations: artifact.annotations,
+    },
+    MediaTypes.ociManifest,
+  );
+  return { target: ref.withReference!({ digest: manifest.digest }), manifest, blobs };
+}
+
+/** cosign's `sha256-<hex>.sig` image: a new signature is appended, earlier ones (other keys, other annotations) stay. */
+async function sigTagImage(ref: ImageRef, subject: RawManifest, identity: string, options: SignOptions): Promise<SignatureImage> {
+  const { layer, payload } = simpleSigningLayer(subject, identity, options);
+  const target = ref.withReference!({ tag: `${referrersTag(subject.digest)}.sig` });
+  const previous = await existingSignatures(target, options);
+  const signature = layer.annotations![signatureAnnotation];
+  const layers = [...previous.filter((l) => l.digest !== layer.digest || l.annotations?.[signatureAnnotation] !== signature), layer];
+  const configBytes = new TextEncoder().encode(
+    JSON.stringify({ architecture: "", config: {}, created: "0001-01-01T00:00:00Z", history: layers.map(() => ({ created: "0001-01-01T00:00:00Z" })), os: "", rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) } }),
+  );
+  const config: Descriptor = { mediaType: MediaTypes.ociConfig, digest: digestOf(configBytes), size: configBytes.byteLength };
+  const manifest = encodeManifest({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config, layers }, MediaTypes.ociManifest);
+  return { target, manifest, blobs: new Map([[layer.digest, payload], [config.digest, configBytes]]) };
 }
 
 /** The layers of the `.sig` image already there, or none. */

@@ -3,6 +3,7 @@ import type { Digest } from "../core/digest.ts";
 import { IntegrityError, NotFoundError } from "../core/errors.ts";
 import { parseManifest } from "../core/manifest.ts";
 import type { RegistryOptions } from "../registry/client.ts";
+import { referrersTag } from "../registry/referrers.ts";
 import { type InTotoStatement, bundleMediaType } from "../sign/bundle.ts";
 import { type SimpleSigning, cosignSignatureArtifactType, signatureAnnotation, simpleSigningMediaType } from "../sign/payload.ts";
 import { type VerifyPolicy, checkSignatureBundle, checkSimpleSigning } from "../sign/policy.ts";
@@ -87,7 +88,7 @@ async function collectFromSigTag(ref: ImageRef, digest: Digest, options: { regis
   if (!ref.withReference) return;
   let source: ImageSource | undefined;
   try {
-    source = await ref.withReference({ tag: `${digest.replace(":", "-")}.sig` }).openSource({ signal: options.signal, registry: options.registry });
+    source = await ref.withReference({ tag: `${referrersTag(digest)}.sig` }).openSource({ signal: options.signal, registry: options.registry });
     const manifest = parseManifest(await source.getManifest());
     if (manifest.kind === "manifest") await readPayloads(source, manifest.layers, "sig-tag", into);
   } catch (err) {
