@@ -32,7 +32,7 @@ async function expandSource(text: string, options: MirrorOptions): Promise<{ sou
   const parsed = parseMirrorSource(text);
   const pattern = splitTagPattern(parsed.source);
   if (!pattern) return [parsed];
-  if (parsed.tag) throw new UsageError(`${text}: a tag pattern keeps each tag; give a name only (=NAME)`);
+  if (parsed.tag) throw new UsageError("a tag pattern keeps each tag; give a name only (=NAME)");
   return (await matchingTags(pattern, options)).map((tag) => ({ source: `${pattern.repository}:${tag}`, ...(parsed.name ? { name: parsed.name } : {}), tag }));
 }
 
@@ -54,14 +54,16 @@ export async function mirror(sources: readonly string[], dir: string, options: M
       continue;
     }
     for (const { source, name, tag } of expanded) {
-      const src = parseImageRef(source);
-      const repository = name ?? src.repository;
-      if (!repository) throw new UsageError(`${source}: has no repository name; give it one as ${source}=NAME[:TAG]`);
-      const dst = new StaticRef(root, repository, { tag: tag ?? src.tag ?? "latest" });
+      let destination = `static:${root}`;
       try {
-        results.push({ source, destination: String(dst), ok: true, result: await copy(src, dst, options) });
+        const src = parseImageRef(source);
+        const repository = name ?? src.repository;
+        if (!repository) throw new UsageError(`has no repository name; give it one as ${source}=NAME[:TAG]`);
+        const dst = new StaticRef(root, repository, { tag: tag ?? src.tag ?? "latest" });
+        destination = String(dst);
+        results.push({ source, destination, ok: true, result: await copy(src, dst, options) });
       } catch (error) {
-        results.push({ source, destination: String(dst), ok: false, error: error as Error });
+        results.push({ source, destination, ok: false, error: error as Error });
       }
     }
   }

@@ -9,10 +9,10 @@ import { MediaTypes, isDockerType, isGzipLayerType, isNondistributableType, isZs
 import { type Compression, compressToFile, decompressIfCompressed } from "../stream/gzip.ts";
 import { mapLimit } from "../stream/limit.ts";
 import { verifyStream } from "../stream/verify.ts";
-import { readImageConfig } from "./inspect.ts";
 import { manifestDescriptor } from "../transport/layout-files.ts";
 import type { ImageRef } from "../transport/types.ts";
 import { type CopyOptions, type CopyResult, copy } from "./copy.ts";
+import { readImageConfig } from "./inspect.ts";
 import { type AddedBlob, overlayRef } from "./overlay.ts";
 
 const compressionOf = (mediaType: string): Compression | "none" => (isGzipLayerType(mediaType) ? "gzip" : isZstdLayerType(mediaType) ? "zstd" : "none");

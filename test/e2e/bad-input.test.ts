@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { digestOf } from "../../src/core/digest.ts";
@@ -7,6 +7,7 @@ import { TarWriter } from "../../src/archive/tar-writer.ts";
 import { parseImageRef } from "../../src/transport/index.ts";
 import { stevedore } from "../helpers/cli.ts";
 import { randomImage, writeImage } from "../helpers/random-image.ts";
+import { artifactFor } from "../helpers/artifact.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 
 /**
@@ -141,6 +142,43 @@ describe("bad input: one line on stderr, a documented exit code, the destination
   });
 });
 
+describe("bad flags and arguments of the image-writing commands: one line, exit 2 or 3, nothing written", () => {
+  const dir = tmpDir();
+  const src = `oci:${join(dir, "src")}:app`;
+  const artifact = `oci:${join(dir, "artifact")}:sbom`;
+  const written = (name: string) => readdirSync(dir).includes(name);
+
+  beforeAll(async () => {
+    const image = randomImage({ layers: 1, seed: 21 });
+    await writeImage(parseImageRef(src), image);
+    await writeImage(parseImageRef(artifact), artifactFor(image.top, "application/spdx+json", "{}"));
+  });
+
+  test.each([
+    ["a --tls-verify that is not a boolean", ["copy", "-q", "--tls-verify", "maybe", src, `oci:${join(dir, "out-tls")}:x`], Exit.usage, '--tls-verify takes true or false, not "maybe"', "out-tls"],
+    ["flatten with two platforms", ["flatten", "-q", "--platform", "linux/amd64", "--platform", "linux/arm64", "-t", `oci:${join(dir, "out-flat")}:x`, src], Exit.usage, "flatten takes one --platform", "out-flat"],
+    ["rebase without its bases", ["rebase", "-q", "-t", `oci:${join(dir, "out-rebase")}:x`, src], Exit.usage, "rebase needs --old-base, --new-base and -t DST", "out-rebase"],
+    ["an index of an artifact, whose config names no platform", ["index", "-q", "-t", `oci:${join(dir, "out-index")}:x`, artifact], Exit.usage, "its config names no platform", "out-index"],
+    ["an artifact converted to Docker v2s2", ["copy", "-q", "--format", "v2s2", artifact, `oci:${join(dir, "out-v2s2")}:x`], Exit.failed, "has no Docker v2s2 image form", "out-v2s2"],
+    ["a blob the image does not name", ["blob", "-o", join(dir, "out-blob"), src, `sha256:${"0".repeat(64)}`], Exit.notFound, "names no blob sha256:0000", "out-blob"],
+    ["a sync spec that does not exist", ["sync", join(dir, "no-spec.txt")], Exit.usage, "no-spec.txt: no such spec file", "no-spec.txt"],
+  ] as const)("%s", async (_, args, code, message, output) => {
+    const result = await stevedore(args);
+    expectOneLineError(result, code, message);
+    expect(written(output)).toBe(false);
+  });
+
+  test("mirror: a source with no name or a named tag pattern fails alone; the others are mirrored", async () => {
+    const tree = join(dir, "tree");
+    const result = await stevedore(["mirror", "-q", "--to", tree, `dir:${join(dir, "no-name")}`, `${src.replace(":app", ":a*")}=team/app:1`, `${src}=team/app`]);
+    expect(result.exitCode).toBe(Exit.failed);
+    expect(result.stderr).toContain(`dir:${join(dir, "no-name")}: has no repository name; give it one as dir:${join(dir, "no-name")}=NAME[:TAG]`);
+    expect(result.stderr).toMatch(/:a\*=team\/app:1: a tag pattern keeps each tag; give a name only \(=NAME\)\n/);
+    expect(result.stderr).toContain("2 of 3 images failed to mirror");
+    expect(result.stdout).toMatch(/^sha256:[0-9a-f]{64} static:.*team\/app:app\n$/);
+  });
+});
+
 describe("CLI conventions", () => {
   test("--version prints the version on stdout", async () => {
     const result = await stevedore(["--version"]);
@@ -148,7 +186,7 @@ describe("CLI conventions", () => {
     expect(result.stdout).toMatch(/^stevedore \d+\.\d+\.\d+\n$/);
   });
 
-  test.each(["copy", "inspect", "tags", "delete", "login", "logout", "catalog", "serve", "gc", "mirror", "sync", "sign", "verify", "generate-key-pair", "attach", "referrers", "digest", "config", "ls", "cat", "export", "sbom", "mutate", "append", "rebase", "diff"])("%s --help shows usage, examples and exit codes", async (cmd) => {
+  test.each(["copy", "inspect", "tags", "delete", "login", "logout", "catalog", "serve", "gc", "mirror", "sync", "sign", "verify", "generate-key-pair", "attach", "referrers", "digest", "config", "ls", "cat", "export", "sbom", "mutate", "append", "rebase", "diff", "flatten", "index", "blob", "validate", "completion"])("%s --help shows usage, examples and exit codes", async (cmd) => {
     const result = await stevedore([cmd, "--help"]);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain(`stevedore ${cmd}`);

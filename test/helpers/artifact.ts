@@ -1,21 +1,19 @@
 import type { Descriptor } from "../../src/core/descriptor.ts";
 import { digestOf } from "../../src/core/digest.ts";
-import { type RawManifest, encodeManifest } from "../../src/core/manifest.ts";
+import { type RawManifest, emptyConfig, emptyConfigBytes, encodeManifest } from "../../src/core/manifest.ts";
 import { MediaTypes } from "../../src/core/media-type.ts";
 import type { FixtureImage } from "./random-image.ts";
 
 /** An OCI 1.1 artifact (empty config, one layer) whose subject is `subject`, as oras or cosign write them. */
 export function artifactFor(subject: RawManifest, artifactType: string, content: string, annotations: Record<string, string> = {}): FixtureImage {
-  const empty = new TextEncoder().encode("{}");
   const layerBytes = new TextEncoder().encode(content);
-  const config: Descriptor = { mediaType: MediaTypes.ociEmpty, digest: digestOf(empty), size: empty.byteLength };
   const layer: Descriptor = { mediaType: artifactType, digest: digestOf(layerBytes), size: layerBytes.byteLength };
   const manifest = encodeManifest(
     {
       schemaVersion: 2,
       mediaType: MediaTypes.ociManifest,
       artifactType,
-      config,
+      config: emptyConfig,
       layers: [layer],
       subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.bytes.byteLength },
       annotations: { "org.opencontainers.image.created": "2024-01-01T00:00:00Z", ...annotations },
@@ -26,7 +24,7 @@ export function artifactFor(subject: RawManifest, artifactType: string, content:
     top: manifest,
     images: [manifest],
     blobs: new Map([
-      [config.digest, { desc: config, bytes: empty }],
+      [emptyConfig.digest, { desc: emptyConfig, bytes: emptyConfigBytes }],
       [layer.digest, { desc: layer, bytes: layerBytes }],
     ]),
   };
