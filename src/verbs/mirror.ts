@@ -5,7 +5,7 @@ import { parseRepositoryName } from "../core/reference.ts";
 import { parseImageRef } from "../transport/index.ts";
 import { StaticRef, ensureStaticTree } from "../transport/static.ts";
 import { type CopyOptions, type CopyResult, copy } from "./copy.ts";
-import { matchingTags, splitTagPattern } from "./tag-patterns.ts";
+import { type TagPattern, matchingTags, splitTagPattern } from "./tag-patterns.ts";
 import { caddyfile, manifestRoutes, nginxConfig } from "./web-config.ts";
 
 export interface MirrorOptions extends CopyOptions {
@@ -27,43 +27,58 @@ export function parseMirrorSource(text: string): { source: string; name?: string
   return { source: text.slice(0, eq), name: parseRepositoryName(name), ...(tag ? { tag } : {}) };
 }
 
-/** A source whose tag is a pattern (`docker://HOST/team/app:*`) stands for each tag it matches, mirrored under that tag. */
-async function expandSource(text: string, options: MirrorOptions): Promise<{ source: string; name?: string; tag?: string }[]> {
+/** A source, checked, and the name it gets in the tree; a tag pattern stands for each tag it matches. */
+interface PlannedSource {
+  readonly text: string;
+  readonly source: string;
+  readonly name: string;
+  readonly tag?: string;
+  readonly pattern?: TagPattern;
+}
+
+/** A source's syntax and name, checked before anything is copied: a typo fails the command, not one image of it. */
+function planSource(text: string): PlannedSource {
   const parsed = parseMirrorSource(text);
   const pattern = splitTagPattern(parsed.source);
-  if (!pattern) return [parsed];
-  if (parsed.tag) throw new UsageError("a tag pattern keeps each tag; give a name only (=NAME)");
-  return (await matchingTags(pattern, options)).map((tag) => ({ source: `${pattern.repository}:${tag}`, ...(parsed.name ? { name: parsed.name } : {}), tag }));
+  if (pattern && parsed.tag) throw new UsageError(`${text}: a tag pattern keeps each tag; give a name only (=NAME)`);
+  const name = parsed.name ?? parseImageRef(pattern ? `${pattern.repository}:latest` : parsed.source).repository;
+  if (!name) throw new UsageError(`${parsed.source}: has no repository name; give it one as ${parsed.source}=NAME[:TAG]`);
+  return { text, ...parsed, name, ...(pattern ? { pattern } : {}) };
+}
+
+/** The images a planned source stands for: itself, or one per tag its pattern matches (each mirrored under that tag). */
+async function expandSource(plan: PlannedSource, options: MirrorOptions): Promise<{ source: string; tag?: string }[]> {
+  if (!plan.pattern) return [{ source: plan.source, ...(plan.tag ? { tag: plan.tag } : {}) }];
+  const { repository } = plan.pattern;
+  return (await matchingTags(plan.pattern, options)).map((tag) => ({ source: `${repository}:${tag}`, tag }));
 }
 
 /**
  * Copies each source into the static tree at `dir` under its repository path (or the name given
- * as `SRC=NAME[:TAG]`), then regenerates the web-server configurations. One failed source does not
- * stop the others; each result says what happened.
+ * as `SRC=NAME[:TAG]`), then regenerates the web-server configurations. Every source is checked
+ * first (a malformed or unnamed one is a UsageError before anything is written); then one failed
+ * source does not stop the others, and each result says what happened.
  */
 export async function mirror(sources: readonly string[], dir: string, options: MirrorOptions = {}): Promise<MirrorResult[]> {
+  const plans = sources.map(planSource);
   const root = resolve(dir);
   await ensureStaticTree(root);
   const results: MirrorResult[] = [];
-  for (const text of sources) {
+  for (const plan of plans) {
     let expanded: Awaited<ReturnType<typeof expandSource>>;
     try {
-      expanded = await expandSource(text, options);
+      expanded = await expandSource(plan, options);
     } catch (error) {
-      results.push({ source: text, destination: `static:${root}`, ok: false, error: error as Error });
+      results.push({ source: plan.text, destination: `static:${root}`, ok: false, error: error as Error });
       continue;
     }
-    for (const { source, name, tag } of expanded) {
-      let destination = `static:${root}`;
+    for (const { source, tag } of expanded) {
+      const src = parseImageRef(source);
+      const dst = new StaticRef(root, plan.name, { tag: tag ?? src.tag ?? "latest" });
       try {
-        const src = parseImageRef(source);
-        const repository = name ?? src.repository;
-        if (!repository) throw new UsageError(`has no repository name; give it one as ${source}=NAME[:TAG]`);
-        const dst = new StaticRef(root, repository, { tag: tag ?? src.tag ?? "latest" });
-        destination = String(dst);
-        results.push({ source, destination, ok: true, result: await copy(src, dst, options) });
+        results.push({ source, destination: String(dst), ok: true, result: await copy(src, dst, options) });
       } catch (error) {
-        results.push({ source, destination, ok: false, error: error as Error });
+        results.push({ source, destination: String(dst), ok: false, error: error as Error });
       }
     }
   }
