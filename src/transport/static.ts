@@ -135,11 +135,25 @@ async function linkAtomic(target: string, path: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temp = temporaryPath(path);
   try {
-    await link(target, temp);
+    await linkRetrying(target, temp);
     await rename(temp, path);
   } catch (err) {
     await rm(temp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * link(2), again when another writer's rename replaced `target` (the same bytes, a new inode) as it
+ * ran: the old inode lost its last name, and linking to it fails with ENOENT.
+ */
+async function linkRetrying(target: string, path: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await link(target, path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" || attempt === 5 || !existsSync(target)) throw err;
+    }
   }
 }
 

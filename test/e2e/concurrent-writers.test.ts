@@ -3,6 +3,7 @@ import { expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseImageRef } from "../../src/transport/index.ts";
+import { copy } from "../../src/verbs/copy.ts";
 import { stevedore } from "../helpers/cli.ts";
 import { randomImage, writeImage } from "../helpers/random-image.ts";
 import { tmpDir } from "../helpers/tmp.ts";
@@ -48,4 +49,15 @@ test("copies into one static: repository at once: its tags/list names every tag 
   for (const r of results) expect(r.stderr).toBe("");
   const list = (await Bun.file(join(site, "v2/team/app/tags/list")).json()) as { tags: string[] };
   expect(list.tags.sort()).toEqual(Array.from({ length: writers }, (_, i) => `tag${i}`).sort());
+});
+
+test("the same image copied into one new static: tree under three tags at once, forty times: every copy succeeds", async () => {
+  // each writer renames the same blob into place while another hard-links it into the repository
+  const source = `oci:${join(dir, "same")}:x`;
+  await writeImage(parseImageRef(source), randomImage({ seed: 1103 }));
+  for (let round = 0; round < 40; round++) {
+    const tree = join(dir, `same-${round}`);
+    const copies = ["a", "b", "c"].map((tag) => copy(parseImageRef(source), parseImageRef(`static:${tree}//team/app:${tag}`), { fsync: false }));
+    for (const outcome of await Promise.allSettled(copies)) expect(outcome.status === "rejected" ? String(outcome.reason) : "copied").toBe("copied");
+  }
 });
