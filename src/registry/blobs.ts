@@ -18,11 +18,11 @@ export async function hasBlob(client: RegistryClient, desc: Descriptor): Promise
 }
 
 /**
- * GET a blob as a stream. Raw: the consumer verifies. A connection cut part-way resumes with
- * `Range: bytes=N-` rather than starting over; a registry that ignores Range has its first N bytes
- * skipped.
+ * GET a blob as a stream, from byte `from` on. Raw: the consumer verifies. A connection cut
+ * part-way resumes with `Range: bytes=N-` rather than starting over; a registry that ignores
+ * Range has its first N bytes skipped.
  */
-export async function getBlob(client: RegistryClient, desc: Descriptor): Promise<ReadableStream<Uint8Array>> {
+export async function getBlob(client: RegistryClient, desc: Descriptor, from = 0): Promise<ReadableStream<Uint8Array>> {
   const path = `/v2/${client.repository}/blobs/${desc.digest}`;
   const open = async (from: number): Promise<{ reader: ByteReader; skip: number }> => {
     const response = await client.request("GET", path, { headers: from > 0 ? { Range: `bytes=${from}-` } : {} });
@@ -33,8 +33,8 @@ export async function getBlob(client: RegistryClient, desc: Descriptor): Promise
     if (!response.ok || !response.body) throw await registryErrorFrom(response, `blob ${shortDigest(desc.digest)}`);
     return { reader: byteReader(response.body as ReadableStream<Uint8Array>), skip: from > 0 && response.status !== 206 ? from : 0 };
   };
-  let { reader, skip } = await open(0);
-  let received = 0;
+  let { reader, skip } = await open(from);
+  let received = from;
   let resumes = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {

@@ -1,6 +1,7 @@
 import type { Descriptor } from "../core/descriptor.ts";
 import { shortDigest } from "../core/digest.ts";
-import { type ByteReader, exactSlices } from "../stream/byte-reader.ts";
+import { StevedoreError } from "../core/errors.ts";
+import { type BlobReopener, type ByteReader, byteReader } from "../stream/byte-reader.ts";
 import { scanFile } from "../stream/file.ts";
 import { BlobVerifier, verifyStream } from "../stream/verify.ts";
 import type { RegistryClient } from "./client.ts";
@@ -9,9 +10,9 @@ import { isRetryableStatus } from "./retry.ts";
 
 /** Blobs up to this size go in one PUT with a Content-Length; larger ones stream in a PATCH. */
 export const monolithicLimit = 8 << 20;
-/** When a single PATCH is refused as too large (413), a file is uploaded again in chunks of these sizes, in turn. */
+/** When a single PATCH is refused as too large (413), bytes that can be read again are uploaded again in chunks of these sizes, in turn. */
 const fallbackChunkSizes = [64 << 20, 16 << 20, 4 << 20, 1 << 20];
-/** An upload of a file cut this many times resumes from what the registry holds; then it fails. */
+/** An upload cut this many times resumes from what the registry holds (or starts again where it dropped the session); then it fails. */
 const maxUploadResumes = 5;
 
 /**
@@ -19,59 +20,141 @@ const maxUploadResumes = 5;
  * (read whole, they are at most monolithicLimit), POST + PATCH + PUT for large ones, never
  * buffered: one streamed PATCH, or chunks of `uploadChunkSize` (raised to the registry's
  * OCI-Chunk-Min-Length) when it is set. The registry only makes the blob visible on the final PUT,
- * sent after the last byte has passed our digest check.
+ * sent after the last byte has passed our digest check. With `reopen` (a source that can read
+ * the blob from an offset, as a registry can), the upload survives what a file's does: a cut, a
+ * dropped session, a body refused whole.
  */
-export async function uploadBlob(client: RegistryClient, desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void> {
-  await withUploadSession(client, desc, async (session) => {
-    if (desc.size <= monolithicLimit) {
-      const bytes = new Uint8Array(await new Response(verifyStream(body, desc, `reading for ${session.what}`)).arrayBuffer());
-      return finish(client, session.location, desc, session.what, bytes);
+export async function uploadBlob(client: RegistryClient, desc: Descriptor, body: ReadableStream<Uint8Array>, reopen?: BlobReopener): Promise<void> {
+  const where = `reading for ${uploadWhat(client, desc)}`;
+  if (desc.size <= monolithicLimit) {
+    return withUploadSession(client, desc, async (session) => {
+      const bytes = new Uint8Array(await new Response(verifyStream(body, desc, where)).arrayBuffer());
+      await finish(client, session.location, desc, session.what, bytes);
+    });
+  }
+  const source = new UploadBody(byteReader(body), new BlobVerifier(desc, where), desc.size, reopen);
+  const slice = (start: number, end: number) => source.slice(start, end);
+  const verified = async () => {
+    if (source.failure) throw source.failure;
+  };
+  if (reopen) return uploadRereadable(client, desc, slice, verified, () => source.failure);
+  await withUploadSession(client, desc, (session) => patchAndFinish(client, session, desc, { chunkSize: session.chunkSize(client.uploadChunkSize), body: slice }, verified));
+}
+
+/**
+ * A blob's bytes read once, in order, for PATCH bodies, each byte checked against the descriptor
+ * as it first passes (the digest is known the moment the last byte is read). A slice that does not
+ * start where reading stands (an upload resuming after a cut) reads the source again from there:
+ * bytes read a second time are not hashed again, and the registry's own digest check on the
+ * closing PUT catches a source that changed in between.
+ */
+class UploadBody {
+  /** Why reading failed, if it did: a failed check is not a cut to resume from. */
+  failure: unknown;
+  /** Offset of the next byte a slice gets (the leftover's first byte, else the reader's next). */
+  private position = 0;
+  private leftover: Uint8Array | undefined;
+  private hashed = 0;
+
+  constructor(
+    private reader: ByteReader | undefined,
+    private readonly verifier: BlobVerifier,
+    private readonly size: number,
+    private readonly reopen?: BlobReopener,
+  ) {}
+
+  /** Bytes [start, end) as a stream. */
+  slice(start: number, end: number): ReadableStream<Uint8Array> {
+    let at = start;
+    let cancelled = false;
+    return new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        if (at === end) return controller.close();
+        const chunk = await this.read(at, end - at).catch((err: unknown) => {
+          if (!cancelled) this.failure ??= err;
+          throw err;
+        });
+        at += chunk.byteLength;
+        if (!cancelled) controller.enqueue(chunk);
+      },
+      // the request gave up on this body (a cut, a refusal): what comes next is read afresh
+      cancel: () => {
+        cancelled = true;
+        return this.drop();
+      },
+    });
+  }
+
+  /** At most `max` bytes starting at `at`. */
+  private async read(at: number, max: number): Promise<Uint8Array> {
+    if (at !== this.position || !this.reader) {
+      await this.drop();
+      if (!this.reopen) throw new StevedoreError(`the blob cannot be read again from byte ${at}`);
+      this.reader = byteReader(await this.reopen(at));
+      this.position = at;
     }
-    const verifier = new BlobVerifier(desc, `reading for ${session.what}`);
-    let failure: unknown;
-    const guard = (step: () => void) => {
-      try {
-        step();
-      } catch (err) {
-        failure = err;
-        throw err;
+    let chunk = this.leftover;
+    this.leftover = undefined;
+    if (!chunk) {
+      const reader = this.reader!;
+      const next = await reader.read();
+      if (reader !== this.reader) throw new StevedoreError("the upload's body was given up while it was read");
+      if (next.done) {
+        this.verifier.finish(); // ended early: says how many bytes came of how many
+        throw new StevedoreError(`the blob ended at byte ${this.position}`);
       }
-    };
-    const checked = body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          guard(() => verifier.update(chunk));
-          controller.enqueue(chunk);
-        },
-        flush: () => guard(() => verifier.finish()),
-      }),
-    );
-    const verified = async () => {
-      if (failure) throw failure;
-    };
-    const chunkSize = session.chunkSize(client.uploadChunkSize);
-    const slices = chunkSize === undefined ? () => checked : exactSlices(checked.getReader() as unknown as ByteReader);
-    await patchAndFinish(client, session, desc, { chunkSize, body: (start, end) => slices(end - start) }, verified);
-  });
+      chunk = next.value;
+      this.check(chunk);
+    }
+    if (chunk.byteLength > max) {
+      this.leftover = chunk.subarray(max);
+      chunk = chunk.subarray(0, max);
+    }
+    this.position += chunk.byteLength;
+    return chunk;
+  }
+
+  /** Hashes what `chunk` (read at `position`) holds beyond the bytes already hashed. */
+  private check(chunk: Uint8Array): void {
+    const end = this.position + chunk.byteLength;
+    if (end <= this.hashed) return;
+    this.verifier.update(chunk.subarray(this.hashed - this.position));
+    this.hashed = end;
+    if (end === this.size) this.verifier.finish();
+  }
+
+  private async drop(): Promise<void> {
+    const reader = this.reader;
+    this.reader = undefined;
+    this.leftover = undefined;
+    await reader?.cancel().catch(() => {});
+  }
 }
 
 /**
  * Uploads a blob from a local file: PATCH bodies are the file itself (known length, sent by Bun
  * without a stream in between: a third of the CPU of a streamed body on both sides), while the
- * same file is hashed here in parallel. The closing PUT goes only when our digest matched. A
- * registry that refuses one large PATCH (413, a proxy's body limit) gets the file again in chunks;
- * an upload cut part-way (a dropped connection, a 5xx) resumes from what the registry holds.
+ * same file is hashed here in parallel. The closing PUT goes only when our digest matched.
  */
 export async function uploadBlobFile(client: RegistryClient, desc: Descriptor, path: string): Promise<void> {
   const verified = verifyFile(path, desc, `reading ${path}`);
   verified.catch(() => {}); // awaited below; a failure must not go unhandled while uploads run
+  await uploadRereadable(client, desc, (start, end) => Bun.file(path).slice(start, end), () => verified);
+}
+
+/**
+ * An upload whose bytes can be read again from any offset: a PATCH cut part-way (a dropped
+ * connection, a 5xx) resumes from what the registry holds, an upload whose session the registry
+ * dropped starts again in a new one, and a registry that refuses one large PATCH (413, a proxy's
+ * body limit) gets the bytes again in chunks.
+ */
+async function uploadRereadable(client: RegistryClient, desc: Descriptor, body: PatchPlan["body"], verified: () => Promise<void>, failure?: () => unknown): Promise<void> {
   const fallbacks = fallbackChunkSizes.filter((size) => size < desc.size);
-  let fallback = -1; // none yet: the configured chunk size, or one PATCH
-  for (let restarts = 0; ; ) {
+  // fallback -1: the configured chunk size, or one PATCH
+  for (let fallback = -1, restarts = 0; ; ) {
     const wanted = fallback < 0 ? client.uploadChunkSize : fallbacks[fallback];
     try {
-      const plan = (session: UploadSession): PatchPlan => ({ chunkSize: session.chunkSize(wanted), body: (start, end) => Bun.file(path).slice(start, end), resumable: true });
-      await withUploadSession(client, desc, (session) => patchAndFinish(client, session, desc, plan(session), () => verified));
+      await withUploadSession(client, desc, (session) => patchAndFinish(client, session, desc, { chunkSize: session.chunkSize(wanted), body, resumable: true, failure }, verified));
       return;
     } catch (err) {
       if (err instanceof RegistryError && err.status === 413 && fallback < fallbacks.length - 1) fallback++;
@@ -91,9 +174,13 @@ interface UploadSession {
   chunkSize(wanted: number | undefined): number | undefined;
 }
 
+function uploadWhat(client: RegistryClient, desc: Descriptor): string {
+  return `upload ${shortDigest(desc.digest)} to ${client.registry}/${client.repository}`;
+}
+
 /** POST a session, run the upload, and cancel the session (DELETE) if anything fails. */
 async function withUploadSession(client: RegistryClient, desc: Descriptor, upload: (session: UploadSession) => Promise<void>): Promise<void> {
-  const what = `upload ${shortDigest(desc.digest)} to ${client.registry}/${client.repository}`;
+  const what = uploadWhat(client, desc);
   const start = await client.expect("POST", `/v2/${client.repository}/blobs/uploads/`, [202], what, { scopes: [client.pushScope] });
   await start.body?.cancel();
   const location = await locationOf(client, start, what);
@@ -115,6 +202,8 @@ interface PatchPlan {
   body(start: number, end: number): ReadableStream<Uint8Array> | Blob;
   /** The bytes can be read again from any offset (a file), so a cut PATCH resumes instead of failing. */
   readonly resumable?: boolean;
+  /** Why reading the bytes failed, if it did: then a failed PATCH is that failure, not a cut. */
+  failure?(): unknown;
 }
 
 /**
@@ -134,7 +223,7 @@ async function patchAndFinish(client: RegistryClient, session: UploadSession, de
     const patched = await client
       .request("PATCH", location, { headers: { "Content-Type": "application/octet-stream", ...range }, body: plan.body(start, end), scopes: [client.pushScope] })
       .catch(async (err: unknown) => {
-        if (resumable && err instanceof RegistryError && err.status === 0) return undefined; // cut: resume below
+        if (resumable && err instanceof RegistryError && err.status === 0 && !plan.failure?.()) return undefined; // cut: resume below
         await verified(); // a failed digest check explains a failed request better than the request does
         throw err;
       });

@@ -12,6 +12,7 @@ import { listTags } from "../registry/listing.ts";
 import { deleteManifest, getManifest, headManifest, putManifest } from "../registry/manifests.ts";
 import { addToReferrersTag, listReferrers } from "../registry/referrers.ts";
 import { manifestDescriptor } from "./layout-files.ts";
+import type { BlobReopener } from "../stream/byte-reader.ts";
 import type { ImageDestination, ImageRef, ImageSource, OpenOptions, Transport } from "./types.ts";
 
 /** `docker://[HOST/]NAME[:TAG|@DIGEST]`: an image in a registry, named as docker names it. */
@@ -60,6 +61,7 @@ export class DockerRef implements ImageRef {
       resolve: async () => manifestDescriptor(await topManifest()),
       getManifest: async (digest?: Digest) => (digest && digest !== (await topManifest()).digest ? getManifest(client, digest) : topManifest()),
       getBlob: (desc) => getBlob(client, desc),
+      getBlobFrom: (desc, offset) => getBlob(client, desc, offset),
       listReferrers: (subject, artifactType) => listReferrers(client, subject, artifactType),
       knownTags: async () => (this.reference.tag ? [this.reference.tag] : []),
       close: async () => {},
@@ -100,8 +102,8 @@ class DockerDestination implements ImageDestination {
     return hasBlob(this.client, desc);
   }
 
-  putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void> {
-    return uploadBlob(this.client, desc, body);
+  putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>, reopen?: BlobReopener): Promise<void> {
+    return uploadBlob(this.client, desc, body, reopen);
   }
 
   /** Small blobs gain nothing from a file body; large ones go out without a stream in between. */

@@ -3,6 +3,7 @@ import type { Digest } from "../core/digest.ts";
 import type { RawManifest } from "../core/manifest.ts";
 import type { MediaType } from "../core/media-type.ts";
 import type { RegistryOptions } from "../registry/client.ts";
+import type { BlobReopener } from "../stream/byte-reader.ts";
 
 export type { RawManifest };
 
@@ -48,6 +49,8 @@ export interface ImageSource {
   getManifest(digest?: Digest): Promise<RawManifest>;
   /** Raw blob bytes; the consumer verifies them against `desc`. */
   getBlob(desc: Descriptor): Promise<ReadableStream<Uint8Array>>;
+  /** Raw blob bytes from `offset` on, where the source can start part-way (an upload cut mid-blob resumes with them). */
+  getBlobFrom?(desc: Descriptor, offset: number): Promise<ReadableStream<Uint8Array>>;
   /** A local file holding exactly the blob (unverified), where the source keeps one. */
   blobFile?(desc: Descriptor): Promise<string | undefined>;
   /** Manifests whose `subject` is `subject` (signatures, SBOMs, attestations), where the source can list them. */
@@ -70,8 +73,12 @@ export interface ImageDestination {
   readonly caps: DestinationCaps;
   /** True when the blob is already there and need not be written. */
   hasBlob(desc: Descriptor): Promise<boolean>;
-  /** Verifies the body against `desc` while writing to a temporary name; renamed only when it matches. */
-  putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>): Promise<void>;
+  /**
+   * Verifies the body against `desc` while writing to a temporary name; renamed only when it
+   * matches. `reopen`, where the source offers it, reads the blob again from an offset: a
+   * destination whose write was cut part-way may carry on with it instead of failing.
+   */
+  putBlob(desc: Descriptor, body: ReadableStream<Uint8Array>, reopen?: BlobReopener): Promise<void>;
   /** Like putBlob, from a local file: a registry upload can then send it with a known length. */
   putBlobFile?(desc: Descriptor, path: string): Promise<void>;
   /** Links a blob from the source's repository on the same registry; false when it cannot. */

@@ -181,7 +181,7 @@ class CopyRun {
     this.emit({ type: "blob", digest: desc.digest, size: desc.size, state: "start" });
     const file = this.destination.putBlobFile && (await this.source.blobFile?.(desc));
     if (file) await this.destination.putBlobFile!(desc, file);
-    else await this.destination.putBlob(desc, this.watch(await this.source.getBlob(desc), desc));
+    else await this.destination.putBlob(desc, this.watch(await this.source.getBlob(desc), desc), this.source.getBlobFrom && ((offset) => this.source.getBlobFrom!(desc, offset)));
     this.stats.copied++;
     this.stats.bytes += desc.size;
     this.emit({ type: "blob", digest: desc.digest, size: desc.size, state: "done" });

@@ -77,13 +77,24 @@ for (const [name, start] of [
       expect((await readBack(`docker://${upstream.host}/fallback/app:v1`)).digest).toBe(image.top.digest);
     });
 
-    test("a stream refused whole says what to do, in one line, and pushes no manifest", async () => {
-      const result = await stevedore(["copy", "-q", `docker://${upstream.host}/direct/app:v1`, `docker://${proxy.host}/refused/app:v1`]);
+    test("a stream from a registry refused whole (413) is read again and pushed in chunks, without being asked", async () => {
+      const result = await stevedore(["copy", "-q", `docker://${upstream.host}/direct/app:v1`, `docker://${proxy.host}/streamed-fallback/app:v1`]);
+      expect(result.stderr).toBe("");
+      expect((await readBack(`docker://${upstream.host}/streamed-fallback/app:v1`)).digest).toBe(image.top.digest);
+    });
+
+    test("a stream that cannot be read again (an archive's member) refused whole says what to do, in one line, and pushes no manifest; with the flag it goes", async () => {
+      const archive = join(dir, `source-${name.replace(/\W+/g, "-")}.tar`);
+      expect((await stevedore(["copy", "-q", source, `oci-archive:${archive}:v1`])).exitCode).toBe(0);
+      const result = await stevedore(["copy", "-q", `oci-archive:${archive}:v1`, `docker://${proxy.host}/refused/app:v1`]);
       expect(result.exitCode).toBe(Exit.failed);
       expect(result.stderr.trim().split("\n")).toHaveLength(1);
       expect(result.stderr).toContain("413");
       expect(result.stderr).toContain("--upload-chunk-size");
       expect((await fetch(`http://${upstream.host}/v2/refused/app/manifests/v1`)).status).toBe(404);
+      const chunked = await stevedore(["copy", "-q", "--upload-chunk-size", "1M", `oci-archive:${archive}:v1`, `docker://${proxy.host}/refused/app:v1`]);
+      expect(chunked.stderr).toBe("");
+      expect((await readBack(`docker://${upstream.host}/refused/app:v1`)).digest).toBe(image.top.digest);
     });
 
     test("a local layer whose bytes do not match its digest fails with exit 5, and no manifest is pushed", async () => {

@@ -2,8 +2,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseImageRef } from "../../src/transport/index.ts";
+import { Exit } from "../../src/core/errors.ts";
 import { stevedore } from "../helpers/cli.ts";
 import { startCuttingProxy } from "../helpers/cutting-proxy.ts";
+import { startFakeRegistry } from "../helpers/fake-registry.ts";
 import { randomImage, writeImage } from "../helpers/random-image.ts";
 import { readBack } from "../helpers/read-image.ts";
 import { type TestRegistry, startRegistry } from "../helpers/registry.ts";
@@ -44,6 +46,42 @@ for (const [name, start] of [
           proxy.stop();
         }
       });
+
+      test(`${mode}, copied from a registry (a stream, not a file): reads the source again from where the registry stands`, async () => {
+        const from = `docker://${upstream.host}/resumed/origin:v1`;
+        expect((await stevedore(["copy", "-q", source, from])).exitCode).toBe(0);
+        const proxy = startCuttingProxy(upstream.host, 6 << 20);
+        try {
+          const repo = `resumed/streamed-${mode.replace(/\W+/g, "-").toLowerCase()}`;
+          const result = await stevedore(["copy", "-q", ...flags, from, `docker://${proxy.host}/${repo}:v1`]);
+          expect(result.stderr).toBe("");
+          expect(result.exitCode).toBe(0);
+          expect(proxy.cuts()).toBe(1);
+          expect((await readBack(`docker://${upstream.host}/${repo}:v1`)).digest).toBe(image.top.digest);
+        } finally {
+          proxy.stop();
+        }
+      });
     }
+
+    test("a stream whose bytes do not match its digest fails the copy (exit 5) and pushes no manifest", async () => {
+      const layer = [...image.blobs.values()].find((b) => b.desc.size > 8 << 20)!;
+      const hostile = startFakeRegistry(image, {
+        intercept: (_req, url) => {
+          if (!url.pathname.endsWith(layer.desc.digest)) return undefined;
+          const bytes = new Uint8Array(layer.bytes);
+          bytes[bytes.length >> 1]! ^= 0xff; // same size, one byte changed
+          return new Response(bytes);
+        },
+      });
+      try {
+        const result = await stevedore(["copy", "-q", `docker://${hostile.host}/test/image:latest`, `docker://${upstream.host}/resumed/hostile:v1`]);
+        expect(result.exitCode).toBe(Exit.integrity);
+        expect(result.stderr.trim()).toMatch(/^stevedore: blob sha256:[0-9a-f]{12}: digest mismatch/);
+        expect((await fetch(`http://${upstream.host}/v2/resumed/hostile/manifests/v1`)).status).toBe(404);
+      } finally {
+        hostile.stop();
+      }
+    });
   });
 }
