@@ -38,6 +38,9 @@ export async function manifestRoutes(root: string): Promise<ManifestRoute[]> {
 
 const notFound = `'{"errors":[{"code":"NOT_FOUND","message":"not found"}]}'`;
 
+/** A blob's path; its one group is the digest, which the server sends back as Docker-Content-Digest. */
+const blobPath = "^/v2/.+/blobs/(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$";
+
 /**
  * A standalone nginx.conf (`nginx -c FILE`) serving the tree read-only: one exact location per
  * manifest URL carrying its Content-Type and Docker-Content-Digest, blobs with their digest from
@@ -80,7 +83,7 @@ http {
       return 200 '{}';
     }
 ${manifestLocations}
-    location ~ "^/v2/.+/blobs/(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$" {
+    location ~ "${blobPath}" {
       ${api}
       add_header Docker-Content-Digest $1 always;
     }
@@ -117,7 +120,7 @@ http://${options.listen} {
     respond "{}" 200
   }
 ${manifestBlocks}
-  @blob path_regexp blob ^/v2/.+/blobs/(sha256:[0-9a-f]{64})$
+  @blob path_regexp blob ${blobPath}
   header @blob Docker-Content-Digest {re.blob.1}
   @tags path_regexp ^/v2/.+/tags/list$
   header @tags Content-Type application/json

@@ -99,6 +99,10 @@ describe("mirror into a static tree served by nginx", () => {
     expect(caddy).toContain(`Content-Type ${multi.top.mediaType}`);
     expect(caddy).toContain(`Docker-Content-Digest ${multi.top.digest}`);
     expect(caddy).toContain("respond @write 405");
+    const blob = new RegExp(/@blob path_regexp blob (\S+)/.exec(caddy)![1]!);
+    expect(blob.exec(`/v2/team/single/blobs/sha256:${"a".repeat(64)}`)?.[1]).toBe(`sha256:${"a".repeat(64)}`);
+    expect(blob.exec(`/v2/team/single/blobs/sha512:${"b".repeat(128)}`)?.[1]).toBe(`sha512:${"b".repeat(128)}`);
+    expect(blob.test("/v2/team/single/blobs/sha256:../../etc/passwd")).toBe(false);
   });
 
   test("rerunning mirror skips what is there and regenerates the config", async () => {
