@@ -83,5 +83,20 @@ for (const [name, start] of [
         hostile.stop();
       }
     });
+
+    test("a stream that keeps ending short fails the copy (exit 5, size mismatch) and pushes no manifest", async () => {
+      const layer = [...image.blobs.values()].find((b) => b.desc.size > 8 << 20)!;
+      const short = startFakeRegistry(image, {
+        intercept: (_req, url) => (url.pathname.endsWith(layer.desc.digest) ? new Response(layer.bytes.subarray(0, 10 << 20)) : undefined),
+      });
+      try {
+        const result = await stevedore(["copy", "-q", `docker://${short.host}/test/image:latest`, `docker://${upstream.host}/resumed/short:v1`]);
+        expect(result.exitCode).toBe(Exit.integrity);
+        expect(result.stderr.trim()).toMatch(/^stevedore: blob sha256:[0-9a-f]{12}: size mismatch \(got \d+ of \d+ bytes\)/);
+        expect((await fetch(`http://${upstream.host}/v2/resumed/short/manifests/v1`)).status).toBe(404);
+      } finally {
+        short.stop();
+      }
+    });
   });
 }
