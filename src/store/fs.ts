@@ -198,6 +198,8 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
   const sizes = new Map<Digest, number>();
   const manifestBytes = new ManifestCache(manifestCacheBytes);
   const states = new Map<string, Promise<RepoState>>();
+  /** Upload copies being removed after their answer went out. */
+  const removals = new Set<Promise<void>>();
   const sessions = new Map<string, UploadState>();
   const serially = keyedQueue();
   let repoNames: Promise<Set<string>> | undefined;
@@ -349,6 +351,9 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
   }
 
   return {
+    async settle() {
+      await Promise.all(removals);
+    },
     blobs: {
       stat: statBlob,
       async get(d, range?: ByteRange) {
@@ -568,12 +573,24 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
           if (actual !== digest) {
             throw new IntegrityError(`blob ${shortDigest(digest)}: digest mismatch (got ${shortDigest(actual)}) finishing upload ${id} ${where}`);
           }
-          await mkdir(dirname(blobPath(digest)), { recursive: true });
-          // same filesystem: the verified data becomes the blob by rename, never copied
-          await rename(data, blobPath(digest));
-          sizes.set(digest, session.size);
-          sessions.delete(id);
-          await rm(uploadDir(id), { recursive: true, force: true });
+          if ((await statBlob(digest)) === null) {
+            await mkdir(dirname(blobPath(digest)), { recursive: true });
+            // same filesystem: the verified data becomes the blob by rename, never copied
+            await rename(data, blobPath(digest));
+            sizes.set(digest, session.size);
+            sessions.delete(id);
+            await rm(uploadDir(id), { recursive: true, force: true });
+          } else {
+            // another repository pushed these bytes already: renaming over that file would free
+            // its blocks first (~40 ms for 256 MiB here) before answering. The session is ended by
+            // a rename and its copy removed afterwards (a crash leaves a temporary the next start sweeps).
+            sessions.delete(id);
+            const leftover = temporaryPath(uploadDir(id));
+            await rename(uploadDir(id), leftover);
+            const removal = rm(leftover, { recursive: true, force: true }).catch(() => {});
+            removals.add(removal);
+            void removal.then(() => removals.delete(removal));
+          }
         });
       },
       async cancel(id) {

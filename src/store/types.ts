@@ -7,6 +7,8 @@ export interface Store {
   readonly blobs: BlobStore;
   readonly repos: RepoStore;
   readonly uploads: UploadStore;
+  /** Waits for work the store carries on after answering (removing an upload's redundant copy); called before exit. */
+  settle?(): Promise<void>;
 }
 
 /** A byte range, `start` inclusive, `end` exclusive. */

@@ -66,6 +66,9 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     url: new URL(`${scheme}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`),
     root,
     store,
-    stop: () => server.stop(false),
+    stop: async () => {
+      await server.stop(false);
+      await store.settle?.();
+    },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { digestOf } from "../../src/core/digest.ts";
 import { IntegrityError, UsageError } from "../../src/core/errors.ts";
@@ -34,6 +34,27 @@ describe("fs store", () => {
     await after.uploads.finish(session.id, blob.digest);
     expect(await readAll(await after.blobs.get(blob.digest))).toEqual(blob.bytes);
     expect(existsSync(join(root, "uploads", session.id))).toBe(false);
+  });
+
+  test("an upload of a blob the store holds keeps the stored file and leaves nothing of itself once settled", async () => {
+    const root = freshRoot();
+    const store = await fsStore(root);
+    const blob = blobOf("twice", 70_000);
+    const upload = async (repo: string) => {
+      const session = await store.uploads.start(repo);
+      await store.uploads.append(session.id, 0, streamOf(blob.bytes));
+      await store.uploads.finish(session.id, blob.digest);
+      return session.id;
+    };
+    await upload("team/first");
+    const stored = join(root, "blobs/sha256", blob.digest.slice("sha256:".length));
+    const inode = statSync(stored).ino;
+    const second = await upload("team/second");
+    expect(await store.uploads.get(second)).toBeNull();
+    await store.settle?.();
+    expect(statSync(stored).ino).toBe(inode);
+    expect(await readAll(await store.blobs.get(blob.digest))).toEqual(blob.bytes);
+    expect(walk(join(root, "uploads"))).toEqual([]);
   });
 
   test("a new instance reads back tags, links, referrers and blobs from disk", async () => {
