@@ -55,6 +55,10 @@ class UploadBody {
   private position = 0;
   private leftover: Uint8Array | undefined;
   private hashed = 0;
+  /** The newest slice: an older one still being read by a request that failed is superseded. */
+  private newest = 0;
+  /** A reader with a read in flight (an older slice's, when a new slice starts). */
+  private reading: ByteReader | undefined;
 
   constructor(
     private reader: ByteReader | undefined,
@@ -65,13 +69,16 @@ class UploadBody {
 
   /** Bytes [start, end) as a stream. */
   slice(start: number, end: number): ReadableStream<Uint8Array> {
+    const generation = ++this.newest;
     let at = start;
     let cancelled = false;
+    const given = () => cancelled || generation !== this.newest;
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         if (at === end) return controller.close();
+        if (given()) throw new StevedoreError("a newer request reads this blob");
         const chunk = await this.read(at, end - at).catch((err: unknown) => {
-          if (!cancelled) this.failure ??= err;
+          if (!given()) this.failure ??= err;
           throw err;
         });
         at += chunk.byteLength;
@@ -87,7 +94,7 @@ class UploadBody {
 
   /** At most `max` bytes starting at `at`. */
   private async read(at: number, max: number): Promise<Uint8Array> {
-    if (at !== this.position || !this.reader) {
+    if (at !== this.position || !this.reader || this.reading === this.reader) {
       await this.drop();
       if (!this.reopen) throw new StevedoreError(`the blob cannot be read again from byte ${at}`);
       this.reader = byteReader(await this.reopen(at));
@@ -97,7 +104,10 @@ class UploadBody {
     this.leftover = undefined;
     if (!chunk) {
       const reader = this.reader!;
-      const next = await reader.read();
+      this.reading = reader;
+      const next = await reader.read().finally(() => {
+        if (this.reading === reader) this.reading = undefined;
+      });
       if (reader !== this.reader) throw new StevedoreError("the upload's body was given up while it was read");
       if (next.done) {
         this.verifier.finish(); // ended early: says how many bytes came of how many
