@@ -36,7 +36,9 @@ export async function manifestRoutes(root: string): Promise<ManifestRoute[]> {
   return routes.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-const notFound = `'{"errors":[{"code":"NOT_FOUND","message":"not found"}]}'`;
+/** The distribution-spec error body of a 404. */
+const notFoundBody = '{"errors":[{"code":"NOT_FOUND","message":"not found"}]}';
+const notFound = `'${notFoundBody}'`;
 
 /** A blob's path; its one group is the digest, which the server sends back as Docker-Content-Digest. */
 const blobPath = "^/v2/.+/blobs/(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})$";
@@ -127,6 +129,11 @@ ${manifestBlocks}
   @referrers path_regexp ^/v2/.+/referrers/[^/]+$
   header @referrers Content-Type ${MediaTypes.ociIndex}
   file_server
+  handle_errors {
+    @notfound expression {err.status_code} == 404
+    header @notfound Content-Type application/json
+    respond @notfound \`${notFoundBody}\` 404
+  }
 }
 `;
 }

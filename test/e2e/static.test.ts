@@ -15,6 +15,7 @@ import { tmpDir } from "../helpers/tmp.ts";
 
 const nginx = requirePeer("nginx");
 const skopeo = requirePeer("skopeo");
+const caddy = requirePeer("caddy");
 const platforms = [
   { os: "linux", architecture: "amd64" },
   { os: "linux", architecture: "arm64" },
@@ -92,25 +93,72 @@ describe("mirror into a static tree served by nginx", () => {
     expect(existsSync(join(tree, "v2/team/single/manifests", referrersTag(single.top.digest)))).toBe(true);
   });
 
-  test("the Caddyfile carries the same rules (Caddy is not installed here)", () => {
-    const caddy = readFileSync(join(dir, "Caddyfile"), "utf8");
-    expect(caddy).toContain(`root * ${tree}`);
-    expect(caddy).toContain(`path /v2/team/multi/manifests/2.0`);
-    expect(caddy).toContain(`Content-Type ${multi.top.mediaType}`);
-    expect(caddy).toContain(`Docker-Content-Digest ${multi.top.digest}`);
-    expect(caddy).toContain("respond @write 405");
-    const blob = new RegExp(/@blob path_regexp blob (\S+)/.exec(caddy)![1]!);
-    expect(blob.exec(`/v2/team/single/blobs/sha256:${"a".repeat(64)}`)?.[1]).toBe(`sha256:${"a".repeat(64)}`);
-    expect(blob.exec(`/v2/team/single/blobs/sha512:${"b".repeat(128)}`)?.[1]).toBe(`sha512:${"b".repeat(128)}`);
-    expect(blob.test("/v2/team/single/blobs/sha256:../../etc/passwd")).toBe(false);
-  });
-
   test("rerunning mirror skips what is there and regenerates the config", async () => {
     const again = await stevedore(["mirror", "--json", "--all", `oci:${join(dir, "src")}:multi=team/multi:2.1`, "--to", tree, "--nginx-conf", join(dir, "nginx.conf"), "--listen", host]);
     expect(again.exitCode).toBe(0);
     expect(readFileSync(join(dir, "nginx.conf"), "utf8")).toContain("/v2/team/multi/manifests/2.1");
     const copied = await stevedore(["copy", "--json", "--all", `oci:${join(dir, "src")}:multi`, `static:${tree}/team/multi:2.2`]);
     expect(JSON.parse(copied.stdout).blobs.copied).toBe(0);
+  });
+});
+
+describe("mirror into a static tree served by Caddy", () => {
+  const dir = tmpDir();
+  chmodSync(dir, 0o755);
+  const tree = join(dir, "tree");
+  const single = randomImage({ layers: 2, seed: 821 });
+  const multi = randomImage({ layers: 1, seed: 822, platforms });
+  const host = `127.0.0.1:${freePort()}`;
+  let server: ReturnType<typeof Bun.spawn> | undefined;
+
+  beforeAll(async () => {
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:single`), single);
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:multi`), multi);
+    const result = await stevedore(["mirror", "-q", "--all", `oci:${join(dir, "src")}:single=team/single:1.0`, `oci:${join(dir, "src")}:multi=team/multi:2.0`, "--to", tree, "--caddyfile", join(dir, "Caddyfile"), "--listen", host]);
+    if (result.exitCode !== 0) throw new Error(result.stderr);
+    // the generated file as a user runs it, beside this test's own global options: no admin port, state kept in dir
+    writeFileSync(join(dir, "Caddyfile.test"), `{\n  admin off\n}\nimport ${join(dir, "Caddyfile")}\n`);
+    server = Bun.spawn([caddy, "run", "--adapter", "caddyfile", "--config", join(dir, "Caddyfile.test")], {
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, XDG_CONFIG_HOME: join(dir, "config"), XDG_DATA_HOME: join(dir, "data") },
+    });
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(`http://${host}/v2/`).then(() => true, () => false)) return;
+      await Bun.sleep(50);
+    }
+    throw new Error(`caddy did not start: ${await new Response(server.stderr as ReadableStream).text()}`);
+  });
+  afterAll(() => server?.kill());
+
+  test("/v2/, manifests with their Content-Type and Docker-Content-Digest, blobs, tags/list; writes are 405, unknown names a JSON 404", async () => {
+    expect((await fetch(`http://${host}/v2/`)).headers.get("docker-distribution-api-version")).toBe("registry/2.0");
+    for (const ref of ["2.0", multi.top.digest]) {
+      const r = await fetch(`http://${host}/v2/team/multi/manifests/${ref}`, { method: "HEAD" });
+      expect(r.headers.get("content-type")).toBe(multi.top.mediaType);
+      expect(r.headers.get("docker-content-digest")).toBe(multi.top.digest);
+    }
+    const [blob] = single.blobs.values();
+    expect((await fetch(`http://${host}/v2/team/single/blobs/${blob!.desc.digest}`)).headers.get("docker-content-digest")).toBe(blob!.desc.digest);
+    expect(await (await fetch(`http://${host}/v2/team/multi/tags/list`)).json()).toEqual({ name: "team/multi", tags: ["2.0"] });
+    expect((await fetch(`http://${host}/v2/team/single/manifests/1.0`, { method: "PUT", body: "{}" })).status).toBe(405);
+    const missing = await fetch(`http://${host}/v2/team/single/manifests/nope`);
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("NOT_FOUND");
+  });
+
+  test("skopeo copies with --all and stevedore pulls, digests identical to the source", async () => {
+    const all = `oci:${join(dir, "skopeo")}:all`;
+    expect((await run([skopeo, "--insecure-policy", "copy", "-q", "--all", "--src-tls-verify=false", `docker://${host}/team/multi:2.0`, all])).stderr).toBe("");
+    expect((await readBack(all)).children).toEqual(multi.images.map((m) => m.digest));
+    expect((await readBack(`docker://${host}/team/single:1.0`)).digest).toBe(single.top.digest);
+  });
+
+  test("its blob route takes sha256 and sha512 digests, nothing else", () => {
+    const blob = new RegExp(/@blob path_regexp blob (\S+)/.exec(readFileSync(join(dir, "Caddyfile"), "utf8"))![1]!);
+    expect(blob.exec(`/v2/team/single/blobs/sha256:${"a".repeat(64)}`)?.[1]).toBe(`sha256:${"a".repeat(64)}`);
+    expect(blob.exec(`/v2/team/single/blobs/sha512:${"b".repeat(128)}`)?.[1]).toBe(`sha512:${"b".repeat(128)}`);
+    expect(blob.test("/v2/team/single/blobs/sha256:../../etc/passwd")).toBe(false);
   });
 });
 
