@@ -8,7 +8,7 @@ import { listReferrers, referrersTag } from "../../src/registry/referrers.ts";
 import { parseImageRef } from "../../src/transport/index.ts";
 import { artifactFor } from "../helpers/artifact.ts";
 import { binary, requirePeer, run, stevedore } from "../helpers/cli.ts";
-import { randomImage, writeImage } from "../helpers/random-image.ts";
+import { type FixtureImage, randomImage, writeImage } from "../helpers/random-image.ts";
 import { readBack } from "../helpers/read-image.ts";
 import { freePort } from "../helpers/registry.ts";
 import { tmpDir } from "../helpers/tmp.ts";
@@ -20,6 +20,32 @@ const platforms = [
   { os: "linux", architecture: "amd64" },
   { os: "linux", architecture: "arm64" },
 ];
+
+/** Waits until a web server answers /v2/; says why when it never does. */
+async function waitForWebServer(host: string, server: ReturnType<typeof Bun.spawn>, name: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await fetch(`http://${host}/v2/`).then(() => true, () => false)) return;
+    await Bun.sleep(50);
+  }
+  throw new Error(`${name} did not start: ${await new Response(server.stderr as ReadableStream).text()}`);
+}
+
+/** What a web server must answer for a mirrored tree holding `single` as team/single:1.0 and `multi` as team/multi:2.0. */
+async function expectServedTree(host: string, single: FixtureImage, multi: FixtureImage): Promise<void> {
+  expect((await fetch(`http://${host}/v2/`)).headers.get("docker-distribution-api-version")).toBe("registry/2.0");
+  for (const ref of ["2.0", multi.top.digest]) {
+    const r = await fetch(`http://${host}/v2/team/multi/manifests/${ref}`, { method: "HEAD" });
+    expect(r.headers.get("content-type")).toBe(multi.top.mediaType);
+    expect(r.headers.get("docker-content-digest")).toBe(multi.top.digest);
+  }
+  const [blob] = single.blobs.values();
+  expect((await fetch(`http://${host}/v2/team/single/blobs/${blob!.desc.digest}`)).headers.get("docker-content-digest")).toBe(blob!.desc.digest);
+  expect(await (await fetch(`http://${host}/v2/team/multi/tags/list`)).json()).toEqual({ name: "team/multi", tags: ["2.0"] });
+  expect((await fetch(`http://${host}/v2/team/single/manifests/1.0`, { method: "PUT", body: "{}" })).status).toBe(405);
+  const missing = await fetch(`http://${host}/v2/team/single/manifests/nope`);
+  expect(missing.status).toBe(404);
+  expect(((await missing.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("NOT_FOUND");
+}
 
 describe("mirror into a static tree served by nginx", () => {
   const dir = tmpDir();
@@ -39,26 +65,12 @@ describe("mirror into a static tree served by nginx", () => {
     const result = await stevedore(["mirror", "-q", "--all", `oci:${join(dir, "src")}:single=team/single:1.0`, `oci:${join(dir, "src")}:multi=team/multi:2.0`, "--to", tree, "--nginx-conf", join(dir, "nginx.conf"), "--caddyfile", join(dir, "Caddyfile"), "--listen", host]);
     if (result.exitCode !== 0) throw new Error(result.stderr);
     server = Bun.spawn([nginx, "-c", join(dir, "nginx.conf"), "-g", "daemon off;"], { stderr: "pipe" });
-    for (let i = 0; i < 100; i++) {
-      if (await fetch(`http://${host}/v2/`).then(() => true, () => false)) return;
-      await Bun.sleep(50);
-    }
-    throw new Error(`nginx did not start: ${await new Response(server.stderr as ReadableStream).text()}`);
+    await waitForWebServer(host, server, "nginx");
   });
   afterAll(() => server?.kill());
 
-  test("/v2/, manifests with their Content-Type and Docker-Content-Digest, blobs, tags/list; writes are 405", async () => {
-    expect((await fetch(`http://${host}/v2/`)).headers.get("docker-distribution-api-version")).toBe("registry/2.0");
-    for (const ref of ["2.0", multi.top.digest]) {
-      const r = await fetch(`http://${host}/v2/team/multi/manifests/${ref}`, { method: "HEAD" });
-      expect(r.headers.get("content-type")).toBe(multi.top.mediaType);
-      expect(r.headers.get("docker-content-digest")).toBe(multi.top.digest);
-    }
-    const [blob] = single.blobs.values();
-    expect((await fetch(`http://${host}/v2/team/single/blobs/${blob!.desc.digest}`)).headers.get("docker-content-digest")).toBe(blob!.desc.digest);
-    expect(await (await fetch(`http://${host}/v2/team/multi/tags/list`)).json()).toEqual({ name: "team/multi", tags: ["2.0"] });
-    expect((await fetch(`http://${host}/v2/team/single/manifests/1.0`, { method: "PUT", body: "{}" })).status).toBe(405);
-    expect((await fetch(`http://${host}/v2/team/single/manifests/nope`)).status).toBe(404);
+  test("/v2/, manifests with their Content-Type and Docker-Content-Digest, blobs, tags/list; writes are 405, unknown names a JSON 404", async () => {
+    await expectServedTree(host, single, multi);
   });
 
   test("skopeo inspects and copies by tag, by digest and with --all; digests identical to the source", async () => {
@@ -123,28 +135,12 @@ describe("mirror into a static tree served by Caddy", () => {
       stderr: "pipe",
       env: { ...process.env, XDG_CONFIG_HOME: join(dir, "config"), XDG_DATA_HOME: join(dir, "data") },
     });
-    for (let i = 0; i < 100; i++) {
-      if (await fetch(`http://${host}/v2/`).then(() => true, () => false)) return;
-      await Bun.sleep(50);
-    }
-    throw new Error(`caddy did not start: ${await new Response(server.stderr as ReadableStream).text()}`);
+    await waitForWebServer(host, server, "caddy");
   });
   afterAll(() => server?.kill());
 
   test("/v2/, manifests with their Content-Type and Docker-Content-Digest, blobs, tags/list; writes are 405, unknown names a JSON 404", async () => {
-    expect((await fetch(`http://${host}/v2/`)).headers.get("docker-distribution-api-version")).toBe("registry/2.0");
-    for (const ref of ["2.0", multi.top.digest]) {
-      const r = await fetch(`http://${host}/v2/team/multi/manifests/${ref}`, { method: "HEAD" });
-      expect(r.headers.get("content-type")).toBe(multi.top.mediaType);
-      expect(r.headers.get("docker-content-digest")).toBe(multi.top.digest);
-    }
-    const [blob] = single.blobs.values();
-    expect((await fetch(`http://${host}/v2/team/single/blobs/${blob!.desc.digest}`)).headers.get("docker-content-digest")).toBe(blob!.desc.digest);
-    expect(await (await fetch(`http://${host}/v2/team/multi/tags/list`)).json()).toEqual({ name: "team/multi", tags: ["2.0"] });
-    expect((await fetch(`http://${host}/v2/team/single/manifests/1.0`, { method: "PUT", body: "{}" })).status).toBe(405);
-    const missing = await fetch(`http://${host}/v2/team/single/manifests/nope`);
-    expect(missing.status).toBe(404);
-    expect(((await missing.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe("NOT_FOUND");
+    await expectServedTree(host, single, multi);
   });
 
   test("skopeo copies with --all and stevedore pulls, digests identical to the source", async () => {
