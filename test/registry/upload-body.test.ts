@@ -74,7 +74,6 @@ describe("UploadBody", () => {
     const newer = await read(upload.slice(0, bytes.byteLength));
     expect(Buffer.from(newer)).toEqual(Buffer.from(bytes));
     await expect(older.read()).rejects.toBeInstanceOf(StevedoreError); // superseded, or given up mid-read
-
     expect(upload.failure).toBeUndefined();
   });
 });
