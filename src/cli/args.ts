@@ -22,9 +22,14 @@ export const jsonArg = {
 
 /** A positive integer flag value; absent gives undefined. */
 export function positiveInt(value: unknown, flag: string): number | undefined {
+  return wholeNumber(value, flag, 1);
+}
+
+/** A flag's whole number of at least `min`; undefined when the flag is absent. */
+export function wholeNumber(value: unknown, flag: string, min = 0): number | undefined {
   if (value === undefined || value === "") return undefined;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} needs a positive whole number, not "${value}"`);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} needs a ${min > 0 ? "positive " : ""}whole number, not "${value}"`);
   return n;
 }
 

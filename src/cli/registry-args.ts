@@ -1,7 +1,9 @@
 import type { ArgDef } from "citty";
 import { UsageError } from "../core/errors.ts";
+import { wholeNumber } from "./args.ts";
 import type { RegistryOptions } from "../registry/client.ts";
 import { parseCredentialsFlag } from "../registry/credentials.ts";
+import { defaultRetryPolicy } from "../registry/retry.ts";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
@@ -12,12 +14,17 @@ export const registryArgs = {
   "tls-verify": { type: "string", valueHint: "true|false", description: "Verify TLS certificates (false: also allow plain http)" },
   insecure: { type: "boolean", description: "Same as --tls-verify=false" },
   "cert-dir": { type: "string", valueHint: "DIR", description: "Trust the CA certificates (*.crt, *.pem) in DIR" },
+  "retry-times": { type: "string", valueHint: "N", description: "Retries of a request after a connection error, 5xx or 429 (default 4)" },
 } as const satisfies Record<string, ArgDef>;
 
 export const copyRegistryArgs = {
   ...registryArgs,
   "src-creds": { type: "string", valueHint: "user:password", description: "Credentials for the source registry" },
   "dest-creds": { type: "string", valueHint: "user:password", description: "Credentials for the destination registry" },
+  "src-authfile": { type: "string", valueHint: "FILE", description: "Credentials file for the source registry" },
+  "dest-authfile": { type: "string", valueHint: "FILE", description: "Credentials file for the destination registry" },
+  "src-no-creds": { type: "boolean", description: "Read the source anonymously" },
+  "dest-no-creds": { type: "boolean", description: "Write the destination anonymously" },
   "src-tls-verify": { type: "string", valueHint: "true|false", description: "TLS verification for the source" },
   "dest-tls-verify": { type: "string", valueHint: "true|false", description: "TLS verification for the destination" },
   "src-cert-dir": { type: "string", valueHint: "DIR", description: "CA certificates for the source" },
@@ -57,13 +64,19 @@ export function registryOptionsFrom(args: Record<string, unknown>, side?: "src" 
   const [creds, credsFlag] = pick("creds");
   const [tls, tlsFlag] = pick("tls-verify");
   const [certDir] = pick("cert-dir");
+  const [authFile] = pick("authfile");
+  const retries = wholeNumber(args["retry-times"], "--retry-times");
   const tlsVerify = args.insecure ? false : parseBool(tls, tlsFlag);
+  const anonymous = side !== undefined && args[`${side}-no-creds`] === true;
+  if (anonymous && typeof creds === "string") throw new UsageError(`--${side}-no-creds and ${credsFlag} contradict each other`);
   return {
     credentials: {
       explicit: typeof creds === "string" ? parseCredentialsFlag(creds, credsFlag) : undefined,
-      authFile: typeof args.authfile === "string" ? args.authfile : undefined,
+      authFile: typeof authFile === "string" ? authFile : undefined,
+      ...(anonymous ? { anonymous } : {}),
     },
     ...(tlsVerify !== undefined ? { tlsVerify } : {}),
+    ...(retries !== undefined ? { retry: { ...defaultRetryPolicy, attempts: 1 + retries } } : {}),
     ...(typeof certDir === "string" ? { ca: readCertDir(certDir) } : {}),
     ...(side !== "src" && typeof args["upload-chunk-size"] === "string" ? { uploadChunkSize: byteSize(args["upload-chunk-size"], "--upload-chunk-size") } : {}),
   };

@@ -11,6 +11,8 @@ export interface CredentialSources {
   readonly explicit?: Credentials;
   /** --authfile; REGISTRY_AUTH_FILE when absent. */
   readonly authFile?: string;
+  /** --src-no-creds / --dest-no-creds: anonymous, whatever the files hold. */
+  readonly anonymous?: boolean;
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
@@ -78,6 +80,7 @@ async function readConfigFile(path: string): Promise<ConfigFile | undefined> {
 /** Finds credentials for an image: explicit ones, else the first file and key that has some. */
 export async function findCredentials(registry: string, repository: string | undefined, sources: CredentialSources = {}): Promise<Credentials | undefined> {
   if (sources.explicit) return sources.explicit;
+  if (sources.anonymous) return undefined;
   const keys = credentialKeys(registry, repository);
   for (const file of credentialFiles(sources)) {
     const config = await readConfigFile(file);

@@ -84,6 +84,21 @@ describe("registry faults", () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(1000);
   });
 
+  test("--retry-times bounds the retries: 0 gives up at the first 503, 2 outlasts two of them", async () => {
+    const registry = fake({
+      intercept: (_req, url, attempt) => {
+        if (url.pathname.endsWith("/manifests/latest") && attempt % 3 !== 0) return new Response("busy", { status: 503, headers: { "Retry-After": "0" } });
+      },
+    });
+    const none = await stevedore(["inspect", "--retry-times", "0", `docker://${registry.host}/test/image:latest`]);
+    expect(none.exitCode).toBe(Exit.failed);
+    expect(none.stderr).toContain("503");
+    const enough = await stevedore(["inspect", "-q", "--retry-times", "2", `docker://${registry.host}/test/image:latest`]);
+    expect(enough.stderr).toBe("");
+    expect(enough.exitCode).toBe(0);
+    expect((await stevedore(["inspect", "--retry-times", "-1", `docker://${registry.host}/test/image:latest`])).exitCode).toBe(Exit.usage);
+  });
+
   test("429 that never ends fails with a clear message naming the rate limit", async () => {
     const registry = fake({
       intercept: () => Response.json({ errors: [{ code: "TOOMANYREQUESTS", message: "pull rate limit" }] }, { status: 429, headers: { "Retry-After": "0", "RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "0;w=21600" } }),

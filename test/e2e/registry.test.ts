@@ -85,9 +85,14 @@ for (const auth of ["none", "htpasswd", "token"] as RegistryAuth[]) {
       expect((await cli(["copy", "--all", pushedBySkopeo, `oci:${join(dir, "from-skopeo")}:x`])).exitCode).toBe(0);
       expect((await readBack(`oci:${join(dir, "from-skopeo")}:x`)).digest).toBe(image.top.digest);
       const pushedByUs = `docker://${registry.host}/interop/stevedore:v1`;
-      expect((await cli(["copy", "--all", origin, pushedByUs])).exitCode).toBe(0);
-      const skopeoPull = await run([skopeo, "--insecure-policy", "copy", "-q", "--all", "--src-tls-verify=false", ...skopeoCreds.map((c) => (c === "--creds" ? "--src-creds" : c)), pushedByUs, `oci:${join(dir, "by-skopeo")}:x`]);
+      const ourDigestFile = join(dir, `digest-stevedore-${auth}`);
+      expect((await cli(["copy", "--all", "--digestfile", ourDigestFile, origin, pushedByUs])).exitCode).toBe(0);
+      const theirDigestFile = join(dir, `digest-skopeo-${auth}`);
+      const skopeoPull = await run([skopeo, "--insecure-policy", "copy", "-q", "--all", "--digestfile", theirDigestFile, "--src-tls-verify=false", ...skopeoCreds.map((c) => (c === "--creds" ? "--src-creds" : c)), pushedByUs, `oci:${join(dir, "by-skopeo")}:x`]);
       expect(skopeoPull.stderr).toBe("");
+      // --digestfile as skopeo writes it: the digest, no newline
+      expect(await Bun.file(ourDigestFile).text()).toBe(await Bun.file(theirDigestFile).text());
+      expect(await Bun.file(ourDigestFile).text()).toBe(image.top.digest);
       expect(await readBack(`oci:${join(dir, "by-skopeo")}:x`)).toEqual(await readBack(origin));
     });
 
@@ -105,6 +110,23 @@ for (const auth of ["none", "htpasswd", "token"] as RegistryAuth[]) {
         expect(result.stderr).not.toContain("not-the-password");
         const debug = await stevedore(["inspect", "--debug", "--creds", "alice:not-the-password", `docker://${registry.host}/team/app:multi`]);
         expect(debug.stderr).not.toContain("not-the-password");
+      });
+
+      test("--src-authfile and --dest-authfile name each side's credentials and win over --authfile; --src-no-creds reads anonymously", async () => {
+        const good = join(dir, `side-good-${auth}.json`);
+        const bad = join(dir, `side-bad-${auth}.json`);
+        const entry = (password: string) => JSON.stringify({ auths: { [registry.host]: { auth: Buffer.from(`alice:${password}`).toString("base64") } } });
+        require("node:fs").writeFileSync(good, entry("wonderland"));
+        require("node:fs").writeFileSync(bad, entry("not-it"));
+        const isolated = { env: { HOME: dir, DOCKER_CONFIG: join(dir, "empty"), REGISTRY_AUTH_FILE: join(dir, "none.json") } };
+        const pulled = `oci:${join(dir, `side-${auth}`)}:x`;
+        const pull = await stevedore(["copy", "-q", "--authfile", bad, "--src-authfile", good, `docker://${registry.host}/team/app:multi`, pulled], isolated);
+        expect(pull.stderr).toBe("");
+        const push = await stevedore(["copy", "-q", "--authfile", bad, "--dest-authfile", good, pulled, `docker://${registry.host}/side/app:v1`], isolated);
+        expect(push.stderr).toBe("");
+        expect((await stevedore(["copy", "-q", "--src-authfile", bad, `docker://${registry.host}/team/app:multi`, pulled], isolated)).exitCode).toBe(Exit.auth);
+        expect((await stevedore(["copy", "-q", "--src-no-creds", "--authfile", good, `docker://${registry.host}/team/app:multi`, pulled], isolated)).exitCode).toBe(Exit.auth);
+        expect((await stevedore(["copy", "--src-no-creds", "--src-creds", "alice:wonderland", `docker://${registry.host}/team/app:multi`, pulled])).exitCode).toBe(Exit.usage);
       });
 
       test("no credentials is exit 4 saying how to give some", async () => {

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { UsageError } from "../../core/errors.ts";
+import { writeFileAtomic } from "../../stream/file.ts";
 import { parseImageRef } from "../../transport/index.ts";
 import { convertTo } from "../../verbs/convert.ts";
 import { type CopyOptions, copy } from "../../verbs/copy.ts";
@@ -30,6 +31,7 @@ export default defineCommand({
     "no-fsync": { type: "boolean", description: "Skip fsync before renames (faster; a crash may lose the copy)" },
     format: { type: "string", alias: "f", valueHint: "oci|v2s2", description: "Convert the manifests to OCI or Docker v2s2 (new manifest digests; blobs unchanged)" },
     "dest-compress-format": { type: "string", valueHint: "gzip|zstd", description: "Recompress the layers (new layer and manifest digests; configs unchanged)" },
+    digestfile: { type: "string", valueHint: "FILE", description: "Also write the copied manifest's digest to FILE (as skopeo does: no newline)" },
     ...platformArg,
     ...jobsArg,
     ...copyRegistryArgs,
@@ -54,6 +56,7 @@ export default defineCommand({
       fsync: !args["no-fsync"],
       ...copyOptionsFrom(args),
     });
+    if (args.digestfile) await writeFileAtomic(args.digestfile, new TextEncoder().encode(result.digest));
     if (args.json) return printJson(result);
     const { copied, skipped, mounted } = result.blobs;
     const extras = `${mounted ? `, ${mounted} mounted` : ""}${args.referrers ? `, ${result.referrers} referrers` : ""}`;
