@@ -2,10 +2,9 @@ import type { ArgDef } from "citty";
 import { UsageError } from "../core/errors.ts";
 import { wholeNumber } from "./args.ts";
 import type { RegistryOptions } from "../registry/client.ts";
+import { certificatesIn } from "../registry/certificates.ts";
 import { parseCredentialsFlag } from "../registry/credentials.ts";
 import { defaultRetryPolicy } from "../registry/retry.ts";
-import { readFileSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 
 /** docker:// flags with skopeo's spellings; `--src-*`/`--dest-*` variants for copy. */
 export const registryArgs = {
@@ -47,17 +46,6 @@ function parseBool(value: unknown, flag: string): boolean | undefined {
   throw new UsageError(`${flag} takes true or false, not "${value}"`);
 }
 
-function readCertDir(dir: string): string {
-  try {
-    return readdirSync(dir)
-      .filter((f) => /\.(crt|pem)$/.test(f))
-      .map((f) => readFileSync(join(dir, f), "utf8"))
-      .join("\n");
-  } catch {
-    throw new UsageError(`--cert-dir ${dir}: cannot read the directory`);
-  }
-}
-
 /** Registry settings from flags; `side` picks the `--src-`/`--dest-` variants, which win over the plain ones. */
 export function registryOptionsFrom(args: Record<string, unknown>, side?: "src" | "dest"): RegistryOptions {
   const pick = (name: string) => (side && args[`${side}-${name}`] !== undefined ? [args[`${side}-${name}`], `--${side}-${name}`] : [args[name], `--${name}`]) as [unknown, string];
@@ -77,7 +65,7 @@ export function registryOptionsFrom(args: Record<string, unknown>, side?: "src" 
     },
     ...(tlsVerify !== undefined ? { tlsVerify } : {}),
     ...(retries !== undefined ? { retry: { ...defaultRetryPolicy, attempts: 1 + retries } } : {}),
-    ...(typeof certDir === "string" ? { ca: readCertDir(certDir) } : {}),
+    ...(typeof certDir === "string" ? { ca: certificatesIn(certDir, "--cert-dir") } : {}),
     ...(side !== "src" && typeof args["upload-chunk-size"] === "string" ? { uploadChunkSize: byteSize(args["upload-chunk-size"], "--upload-chunk-size") } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { StevedoreError, UsageError } from "../core/errors.ts";
+import type { RegistryOptions } from "../registry/client.ts";
 import { mapLimit } from "../stream/limit.ts";
 import { parseImageRef } from "../transport/index.ts";
 import type { ImageRef } from "../transport/types.ts";
@@ -10,6 +11,8 @@ export interface SyncJob {
   readonly line: number;
   readonly source: string;
   readonly destination: string;
+  /** How to reach this job's source registry, where it differs from the run's (skopeo's sync YAML sets it per registry). */
+  readonly sourceRegistry?: RegistryOptions;
 }
 
 export interface SyncLineResult {
@@ -64,8 +67,9 @@ export async function sync(jobs: readonly SyncJob[], options: SyncOptions = {}):
     try {
       const src = parseImageRef(job.source);
       const dst = parseImageRef(job.destination);
-      if (options.dryRun) return { ...base, digest: await resolveDigest(src, options) };
-      const result = await copy(src, dst, shared);
+      const own = job.sourceRegistry ? { ...shared, sourceRegistry: job.sourceRegistry } : shared;
+      if (options.dryRun) return { ...base, digest: await resolveDigest(src, own) };
+      const result = await copy(src, dst, own);
       return { ...base, digest: result.digest, blobs: result.blobs };
     } catch (err) {
       stop = options.continueOnError === false;
@@ -101,7 +105,7 @@ async function expandTagPattern(job: SyncJob, options: SyncOptions): Promise<Syn
 }
 
 /** A line's failure: its message, prefixed with the line number, and the exit code its error carries. */
-function failedLine(job: SyncJob, err: unknown): SyncLineResult {
+export function failedLine(job: SyncJob, err: unknown): SyncLineResult {
   const message = err instanceof Error ? err.message : String(err);
   return { line: job.line, source: job.source, destination: job.destination, error: `line ${job.line}: ${message}`, exitCode: err instanceof StevedoreError ? err.exitCode : 1 };
 }

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
-import { StevedoreError } from "../../core/errors.ts";
+import { StevedoreError, UsageError } from "../../core/errors.ts";
+import { dockerSourceJobs, yamlSourceJobs } from "../../verbs/sync-sources.ts";
 import { parseSyncSpec, readSpec, sync } from "../../verbs/sync.ts";
 import { commonArgs, jsonArg, platformArg, platformsFrom, positiveInt, required } from "../args.ts";
 import { log } from "../log.ts";
@@ -12,12 +13,18 @@ export const examples = [
   "printf 'docker://localhost:5000/a:1 oci:./a:1\\n' | stevedore sync -",
   "echo 'docker://ghcr.io/team/app:1.* docker://localhost:5000/mirror/app' | stevedore sync -   # every 1.x tag",
   "stevedore sync --dry-run --json images.txt | jq '.[] | select(.error)'",
+  "stevedore sync --src yaml --dest docker sync.yml localhost:5000/mirror   # skopeo sync's YAML",
+  "stevedore sync --src docker --dest dir registry.example.com/team/app ./usb   # every tag, one dir: image each",
 ];
 
 export default defineCommand({
-  meta: { name: "sync", description: "Copy many images from a spec file (SRC DST per line); a summary at the end" },
+  meta: { name: "sync", description: "Copy many images from a spec file (SRC DST per line), or as skopeo sync does; a summary at the end" },
   args: {
-    spec: { type: "positional", description: "Spec file, or - for standard input" },
+    spec: { type: "positional", description: "Spec file, or - for standard input (with --src: the source)" },
+    destination: { type: "positional", required: false, description: "With --src and --dest: where to sync to (registry/path, or a directory)" },
+    src: { type: "string", valueHint: "docker|yaml", description: "skopeo sync's form: the source is a repository (docker) or a YAML file of registries (yaml)" },
+    dest: { type: "string", valueHint: "docker|dir", description: "skopeo sync's form: the destination is a registry path (docker) or a directory (dir)" },
+    scoped: { type: "boolean", description: "With --src: keep the source's registry and whole path under the destination" },
     all: { type: "boolean", alias: "a", description: "Copy every platform of each index" },
     "dry-run": { type: "boolean", description: "Resolve every source and print what would be copied; write nothing" },
     jobs: { type: "string", alias: "j", valueHint: "N", description: "Images copied at once (default 2)" },
@@ -28,7 +35,7 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
-    const { jobs, errors } = parseSyncSpec(await readSpec(required(args.spec, "SPEC")));
+    const { jobs, errors } = await jobsFrom(args);
     const results = [
       ...errors,
       ...(await sync(jobs, {
@@ -46,7 +53,22 @@ export default defineCommand({
     if (args.json) printJson(results);
     else printLines(results.filter((r) => !r.error).map((r) => `${args["dry-run"] ? "would copy " : ""}${r.source} ${r.destination} ${r.digest}`));
     for (const f of failed) log.error(f.error);
-    log.info(`${results.length - failed.length} of ${results.length} lines ${args["dry-run"] ? "resolved" : "copied"}, ${failed.length} failed`);
-    if (failed.length > 0) throw new StevedoreError(`${failed.length} of ${results.length} lines failed`);
+    const unit = args.src ? "images" : "lines";
+    log.info(`${results.length - failed.length} of ${results.length} ${unit} ${args["dry-run"] ? "resolved" : "copied"}, ${failed.length} failed`);
+    if (failed.length > 0) throw new StevedoreError(`${failed.length} of ${results.length} ${unit} failed`);
   },
 });
+
+/** The jobs of a spec file, or of skopeo's form (--src docker|yaml SOURCE --dest docker|dir DESTINATION). */
+async function jobsFrom(args: { spec?: string; destination?: string; src?: string; dest?: string; scoped?: boolean } & Record<string, unknown>) {
+  const spec = required(args.spec, "SPEC");
+  if (args.src === undefined && args.dest === undefined) {
+    if (args.destination !== undefined) throw new UsageError(`a spec file names its own destinations; "${args.destination}" goes with --src and --dest`);
+    return parseSyncSpec(await readSpec(spec));
+  }
+  if (args.src !== "docker" && args.src !== "yaml") throw new UsageError(`--src takes docker or yaml${args.src === undefined ? ", with --dest" : `, not "${args.src}"`}`);
+  if (args.dest !== "docker" && args.dest !== "dir") throw new UsageError(`--dest takes docker or dir${args.dest === undefined ? ", with --src" : `, not "${args.dest}"`}`);
+  const target = { transport: args.dest, base: required(args.destination, "DESTINATION"), scoped: args.scoped } as const;
+  const registry = registryOptionsFrom(args, "src");
+  return args.src === "docker" ? dockerSourceJobs(spec, target, registry, cliSignal) : yamlSourceJobs(await readSpec(spec), target, registry, cliSignal);
+}
