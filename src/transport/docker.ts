@@ -1,6 +1,6 @@
 import type { Descriptor } from "../core/descriptor.ts";
 import type { Digest } from "../core/digest.ts";
-import { NotFoundError, UsageError } from "../core/errors.ts";
+import { AuthError, NotFoundError, UsageError } from "../core/errors.ts";
 import { type RawManifest, parseManifest, referrerDescriptor } from "../core/manifest.ts";
 import { acceptedManifestTypes } from "../core/media-type.ts";
 import { type Reference, formatReference, parseReference } from "../core/reference.ts";
@@ -8,6 +8,7 @@ import { getBlob, hasBlob, mountBlob } from "../registry/blobs.ts";
 import { monolithicLimit, uploadBlob, uploadBlobFile } from "../registry/uploads.ts";
 import { readFileStream } from "../stream/file.ts";
 import { RegistryClient } from "../registry/client.ts";
+import { RegistryError } from "../registry/errors.ts";
 import { listTags } from "../registry/listing.ts";
 import { deleteManifest, getManifest, headManifest, putManifest } from "../registry/manifests.ts";
 import { addToReferrersTag, listReferrers } from "../registry/referrers.ts";
@@ -63,9 +64,24 @@ export class DockerRef implements ImageRef {
       getBlob: (desc) => getBlob(client, desc),
       getBlobFrom: (desc, offset) => getBlob(client, desc, offset),
       listReferrers: (subject, artifactType) => listReferrers(client, subject, artifactType),
-      knownTags: async () => (this.reference.tag ? [this.reference.tag] : []),
+      knownTags: () => this.repositoryTags(client),
       close: async () => {},
     };
+  }
+
+  /**
+   * skopeo inspect's RepoTags: every tag of the repository. A registry that refuses to list them
+   * while it serves the image (some do) leaves the one tag this reference names, as skopeo goes on
+   * without tags there.
+   */
+  private async repositoryTags(client: RegistryClient): Promise<string[]> {
+    try {
+      return await Array.fromAsync(listTags(client));
+    } catch (err) {
+      const refused = err instanceof AuthError || err instanceof NotFoundError || (err instanceof RegistryError && err.status === 403);
+      if (!refused) throw err;
+      return this.reference.tag ? [this.reference.tag] : [];
+    }
   }
 
   async openDestination(opts: OpenOptions = {}): Promise<ImageDestination> {

@@ -12,6 +12,8 @@ export interface InspectOptions {
   readonly platform?: Platform;
   readonly registry?: RegistryOptions;
   readonly signal?: AbortSignal;
+  /** Leave RepoTags empty rather than list the repository's tags (skopeo's --no-tags). */
+  readonly noTags?: boolean;
 }
 
 /** skopeo inspect's fields and spelling, so scripts written for it keep working. */
@@ -51,7 +53,7 @@ export async function inspect(ref: ImageRef, options: InspectOptions = {}): Prom
     return {
       Name: ref.registry && ref.repository ? `${ref.registry}/${ref.repository}` : (ref.repository ?? ""),
       Digest: top.digest,
-      RepoTags: (await source.knownTags?.()) ?? [],
+      RepoTags: options.noTags ? [] : ((await source.knownTags?.()) ?? []),
       Created: config.created,
       DockerVersion: (config as { docker_version?: string }).docker_version ?? "",
       Labels: config.config?.Labels ?? null,

@@ -99,6 +99,15 @@ describe("registry faults", () => {
     expect((await stevedore(["inspect", "--retry-times", "-1", `docker://${registry.host}/test/image:latest`])).exitCode).toBe(Exit.usage);
   });
 
+  test("a registry that refuses to list tags still inspects: RepoTags holds the tag asked for", async () => {
+    const registry = fake({
+      intercept: (_req, url) => (url.pathname.endsWith("/tags/list") ? Response.json({ errors: [{ code: "DENIED", message: "no listing" }] }, { status: 403 }) : undefined),
+    });
+    const result = await stevedore(["inspect", `docker://${registry.host}/test/image:latest`]);
+    expect(result.exitCode).toBe(0);
+    expect(JSON.parse(result.stdout).RepoTags).toEqual(["latest"]);
+  });
+
   test("429 that never ends fails with a clear message naming the rate limit", async () => {
     const registry = fake({
       intercept: () => Response.json({ errors: [{ code: "TOOMANYREQUESTS", message: "pull rate limit" }] }, { status: 429, headers: { "Retry-After": "0", "RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "0;w=21600" } }),

@@ -96,6 +96,20 @@ for (const auth of ["none", "htpasswd", "token"] as RegistryAuth[]) {
       expect(await readBack(`oci:${join(dir, "by-skopeo")}:x`)).toEqual(await readBack(origin));
     });
 
+    test("inspect's RepoTags lists the repository's tags as skopeo inspect does; --no-tags leaves them out", async () => {
+      const skopeo = requirePeer("skopeo");
+      const skopeoCreds = auth === "none" ? [] : ["--creds", "alice:wonderland"];
+      const origin = `oci:${join(dir, "repotags")}:src`;
+      await writeImage(parseImageRef(origin), randomImage({ seed: ++seed }));
+      for (const tag of ["b", "a", "c"]) expect((await cli(["copy", origin, `docker://${registry.host}/repotags/app:${tag}`])).exitCode).toBe(0);
+      const ref = `docker://${registry.host}/repotags/app:a`;
+      const theirs = JSON.parse((await run([skopeo, "inspect", "--tls-verify=false", ...skopeoCreds, ref])).stdout);
+      const ours = JSON.parse((await cli(["inspect", ref])).stdout);
+      expect(ours.RepoTags).toEqual(theirs.RepoTags);
+      expect([...ours.RepoTags].sort()).toEqual(["a", "b", "c"]);
+      expect(JSON.parse((await cli(["inspect", "--no-tags", ref])).stdout).RepoTags).toEqual([]);
+    });
+
     test("an unknown tag is not found (exit 3)", async () => {
       const result = await cli(["inspect", `docker://${registry.host}/team/app:nope`]);
       expect(result.exitCode).toBe(Exit.notFound);

@@ -22,6 +22,7 @@ export default defineCommand({
     raw: { type: "boolean", description: "Print the exact manifest bytes (with --config: the exact config bytes)" },
     config: { type: "boolean", description: "Print the image config" },
     format: { type: "string", alias: "f", valueHint: "TEMPLATE", description: "Print fields only, as skopeo's --format: {{.Digest}}, {{.Labels.version}}, {{json .Env}}" },
+    tags: { type: "boolean", default: true, negativeDescription: "Leave RepoTags empty: one request fewer (as skopeo's --no-tags)", description: "List the repository's tags in RepoTags (default)" },
     ...platformArg,
     ...registryArgs,
     ...commonArgs,
@@ -30,7 +31,7 @@ export default defineCommand({
     const ref = parseImageRef(required(args.image, "IMAGE"));
     const platforms = platformsFrom(rawArgs);
     if (platforms.length > 1) throw new UsageError("inspect takes one --platform");
-    const options = { platform: platforms[0], registry: registryOptionsFrom(args) };
+    const options = { platform: platforms[0], registry: registryOptionsFrom(args), noTags: !args.tags };
     if (args.config) {
       const bytes = await getConfig(ref, options);
       return args.raw ? printBytes(bytes) : printJson(JSON.parse(new TextDecoder().decode(bytes)));
