@@ -14,6 +14,7 @@ export const registryArgs = {
   insecure: { type: "boolean", description: "Same as --tls-verify=false" },
   "cert-dir": { type: "string", valueHint: "DIR", description: "Trust the CA certificates (*.crt, *.pem) in DIR" },
   "retry-times": { type: "string", valueHint: "N", description: "Retries of a request after a connection error, 5xx or 429 (default 4)" },
+  "registry-token": { type: "string", valueHint: "TOKEN", description: "A bearer token to send as it is, instead of credentials" },
 } as const satisfies Record<string, ArgDef>;
 
 export const copyRegistryArgs = {
@@ -22,6 +23,8 @@ export const copyRegistryArgs = {
   "dest-creds": { type: "string", valueHint: "user:password", description: "Credentials for the destination registry" },
   "src-authfile": { type: "string", valueHint: "FILE", description: "Credentials file for the source registry" },
   "dest-authfile": { type: "string", valueHint: "FILE", description: "Credentials file for the destination registry" },
+  "src-registry-token": { type: "string", valueHint: "TOKEN", description: "Bearer token for the source registry" },
+  "dest-registry-token": { type: "string", valueHint: "TOKEN", description: "Bearer token for the destination registry" },
   "src-no-creds": { type: "boolean", description: "Read the source anonymously" },
   "dest-no-creds": { type: "boolean", description: "Write the destination anonymously" },
   "src-tls-verify": { type: "string", valueHint: "true|false", description: "TLS verification for the source" },
@@ -53,10 +56,12 @@ export function registryOptionsFrom(args: Record<string, unknown>, side?: "src" 
   const [tls, tlsFlag] = pick("tls-verify");
   const [certDir] = pick("cert-dir");
   const [authFile] = pick("authfile");
+  const [registryToken, tokenFlag] = pick("registry-token");
   const retries = wholeNumber(args["retry-times"], "--retry-times");
   const tlsVerify = args.insecure ? false : parseBool(tls, tlsFlag);
   const anonymous = side !== undefined && args[`${side}-no-creds`] === true;
   if (anonymous && typeof creds === "string") throw new UsageError(`--${side}-no-creds and ${credsFlag} contradict each other`);
+  if (typeof registryToken === "string" && typeof creds === "string") throw new UsageError(`${tokenFlag} and ${credsFlag} are two ways to authenticate: give one`);
   return {
     credentials: {
       explicit: typeof creds === "string" ? parseCredentialsFlag(creds, credsFlag) : undefined,
@@ -64,6 +69,7 @@ export function registryOptionsFrom(args: Record<string, unknown>, side?: "src" 
       ...(anonymous ? { anonymous } : {}),
     },
     ...(tlsVerify !== undefined ? { tlsVerify } : {}),
+    ...(typeof registryToken === "string" ? { registryToken } : {}),
     ...(retries !== undefined ? { retry: { ...defaultRetryPolicy, attempts: 1 + retries } } : {}),
     ...(typeof certDir === "string" ? { ca: certificatesIn(certDir, "--cert-dir") } : {}),
     ...(side !== "src" && typeof args["upload-chunk-size"] === "string" ? { uploadChunkSize: byteSize(args["upload-chunk-size"], "--upload-chunk-size") } : {}),

@@ -17,6 +17,8 @@ export interface RegistryOptions {
   readonly signal?: AbortSignal;
   /** Upload large blobs in PATCHes of this many bytes (else one streamed PATCH). */
   readonly uploadChunkSize?: number;
+  /** A bearer token to send as it is (skopeo's --registry-token), instead of any challenge's flow. Never logged. */
+  readonly registryToken?: string;
 }
 
 export interface RequestOptions {
@@ -149,6 +151,7 @@ export class RegistryClient {
   }
 
   private async authorization(scopes: readonly string[]): Promise<string | undefined> {
+    if (this.options.registryToken) return `Bearer ${this.options.registryToken}`;
     const challenge = this.challenge;
     if (!challenge) return undefined;
     if (challenge.scheme === "basic") {

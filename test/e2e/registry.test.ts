@@ -165,6 +165,25 @@ for (const auth of ["none", "htpasswd", "token"] as RegistryAuth[]) {
     }
 
     if (auth === "token") {
+      test("--registry-token sends a bearer token as it is; a refused one is exit 4 and never printed", async () => {
+        const challenge = (await fetch(`http://${registry.host}/v2/`)).headers.get("www-authenticate")!;
+        const realm = /realm="([^"]+)"/.exec(challenge)![1]!;
+        const service = /service="([^"]+)"/.exec(challenge)![1]!;
+        const answer = await fetch(`${realm}?service=${service}&scope=repository:team/app:pull`, { headers: { Authorization: `Basic ${btoa("alice:wonderland")}` } });
+        const { token } = (await answer.json()) as { token: string };
+        const isolated = { env: { HOME: dir, DOCKER_CONFIG: join(dir, "empty"), REGISTRY_AUTH_FILE: join(dir, "none.json") } };
+        const before = registry.tokenRequests.length;
+        const good = await stevedore(["inspect", "--registry-token", token, `docker://${registry.host}/team/app:multi`], isolated);
+        expect(good.exitCode).toBe(0);
+        expect(registry.tokenRequests.length).toBe(before); // the token server was not asked again
+        const copied = await stevedore(["copy", "-q", "--src-registry-token", token, `docker://${registry.host}/team/app:multi`, `oci:${join(dir, "by-token")}:x`], isolated);
+        expect(copied.stderr).toBe("");
+        const bad = await stevedore(["inspect", "--debug", "--registry-token", "not-a-token", `docker://${registry.host}/team/app:multi`], isolated);
+        expect(bad.exitCode).toBe(Exit.auth);
+        expect(bad.stderr).not.toContain("not-a-token");
+        expect((await stevedore(["inspect", "--registry-token", token, "--creds", "alice:wonderland", `docker://${registry.host}/team/app:multi`])).exitCode).toBe(Exit.usage);
+      });
+
       test("credentials reach the token server, which is on the same host; an identity token uses the refresh flow", async () => {
         expect(registry.tokenRequests.some((r) => r.authorization?.startsWith("Basic "))).toBe(true);
         const config = join(dir, "identity");
