@@ -27,6 +27,8 @@ export interface CopyOptions {
   readonly fsync?: boolean;
   /** Also copy what hangs off the copied images: OCI referrers and cosign's `.sig`/`.att`/`.sbom` tags. */
   readonly referrers?: boolean;
+  /** Fail, before writing anything, where the written manifest would not be one the source has (skopeo's --preserve-digests). */
+  readonly preserveDigests?: boolean;
   /**
    * Blob transfers in flight, shared between copies (sync passes one map to every line) so a
    * blob several images share moves once per destination, even when their copies run at once.
@@ -61,6 +63,7 @@ export async function copy(src: ImageRef, dst: ImageRef, options: CopyOptions = 
     try {
       const run = new CopyRun(src, source, dst, destination, options);
       const chosen = await run.choose(top);
+      if (options.preserveDigests) preservesDigests(chosen.manifest, top, destination, dst);
       await run.copyTree(chosen.manifest);
       const written = await destination.commit(chosen.manifest);
       const referrers = options.referrers ? await copyReferrers(src, dst, source, subjectsOf(chosen.manifest), options) : 0;
@@ -83,6 +86,12 @@ export async function copy(src: ImageRef, dst: ImageRef, options: CopyOptions = 
 }
 
 const anyDigest = parseDigest(`sha256:${"0".repeat(64)}`);
+
+/** Refuses a copy whose written manifest would be new: a destination that rewrites manifests, or a smaller index of chosen platforms. */
+function preservesDigests(chosen: RawManifest, top: RawManifest, destination: ImageDestination, dst: ImageRef): void {
+  if (destination.caps.rewritesManifest) throw new UnsupportedError(`${dst} stores layers uncompressed, so the manifest's digest changes: it cannot be preserved`);
+  if (chosen !== top && parseManifest(chosen).kind === "index") throw new UnsupportedError(`an index of the chosen platforms is a new manifest, so its digest cannot be preserved: copy --all, or one platform`);
+}
 
 class CopyRun {
   readonly stats = { copied: 0, skipped: 0, mounted: 0, bytes: 0 };

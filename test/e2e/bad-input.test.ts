@@ -162,6 +162,9 @@ describe("bad flags and arguments of the image-writing commands: one line, a doc
     ["an artifact converted to Docker v2s2", ["copy", "-q", "--format", "v2s2", artifact, `oci:${join(dir, "out-v2s2")}:x`], Exit.failed, "has no Docker v2s2 image form", "out-v2s2"],
     ["a blob the image does not name", ["blob", "-o", join(dir, "out-blob"), src, `sha256:${"0".repeat(64)}`], Exit.notFound, "names no blob sha256:0000", "out-blob"],
     ["a sync spec that does not exist", ["sync", join(dir, "no-spec.txt")], Exit.usage, "no-spec.txt: no such spec file", "no-spec.txt"],
+    ["--preserve-digests into docker-archive, which rewrites the manifest", ["copy", "-q", "--preserve-digests", src, `docker-archive:${join(dir, "out-preserve.tar")}:app:1`], Exit.failed, "stores layers uncompressed, so the manifest's digest changes: it cannot be preserved", "out-preserve.tar"],
+    ["--preserve-digests with --format", ["copy", "-q", "--preserve-digests", "--format", "v2s2", src, `oci:${join(dir, "out-preserve-format")}:x`], Exit.usage, "--preserve-digests cannot go with --format", "out-preserve-format"],
+    ["--multi-arch index-only", ["copy", "-q", "--multi-arch", "index-only", src, `oci:${join(dir, "out-multi-arch")}:x`], Exit.usage, "index-only, which copies an index without its images, is not supported", "out-multi-arch"],
   ] as const)("%s", async (_, args, code, message, output) => {
     const result = await stevedore(args);
     expectOneLineError(result, code, message);
@@ -192,5 +195,27 @@ describe("CLI conventions", () => {
     expect(result.stdout).toMatch(/Examples:\n {2}.*stevedore /);
     expect(result.stdout).toContain("Exit codes:");
     expect(result.stdout).not.toContain("\x1b[");
+  });
+});
+
+describe("skopeo's --multi-arch and --preserve-digests", () => {
+  const dir = tmpDir();
+  const multi = randomImage({ seed: 31, platforms: [{ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "arm64" }, { os: "linux", architecture: "arm", variant: "v7" }] });
+  const src = `oci:${join(dir, "src")}:multi`;
+  beforeAll(() => writeImage(parseImageRef(src), multi));
+
+  test("--multi-arch all copies the index whole, --preserve-digests agreeing; one platform keeps that image's digest", async () => {
+    const all = await stevedore(["copy", "--json", "--multi-arch", "all", "--preserve-digests", src, `oci:${join(dir, "all")}:x`]);
+    expect(JSON.parse(all.stdout).digest).toBe(multi.top.digest);
+    const one = await stevedore(["copy", "--json", "--preserve-digests", "--platform", "linux/arm64", src, `oci:${join(dir, "one")}:x`]);
+    expect(JSON.parse(one.stdout).digest).toBe(multi.images[1]!.digest);
+  });
+
+  test("--preserve-digests refuses a smaller index of chosen platforms (a new manifest), writing nothing", async () => {
+    const result = await stevedore(["copy", "-q", "--preserve-digests", "--platform", "linux/amd64", "--platform", "linux/arm64", src, `oci:${join(dir, "two")}:x`]);
+    expectOneLineError(result, Exit.failed, "an index of the chosen platforms is a new manifest, so its digest cannot be preserved");
+    // no image and no blob: at most the empty layout the destination opened
+    expect((await stevedore(["tags", `oci:${join(dir, "two")}`])).stdout).toBe("");
+    expect(readdirSync(join(dir, "two"), { recursive: true, encoding: "utf8" }).filter((f) => f.startsWith("blobs/sha256/"))).toEqual([]);
   });
 });

@@ -31,6 +31,8 @@ export default defineCommand({
     "no-fsync": { type: "boolean", description: "Skip fsync before renames (faster; a crash may lose the copy)" },
     format: { type: "string", alias: "f", valueHint: "oci|v2s2", description: "Convert the manifests to OCI or Docker v2s2 (new manifest digests; blobs unchanged)" },
     "dest-compress-format": { type: "string", valueHint: "gzip|zstd", description: "Recompress the layers (new layer and manifest digests; configs unchanged)" },
+    "preserve-digests": { type: "boolean", description: "Fail, writing nothing, if the copy would write a manifest the source does not have (as skopeo's)" },
+    "multi-arch": { type: "string", valueHint: "system|all", description: "skopeo's spelling: all is --all, system (the default) the host's platform" },
     digestfile: { type: "string", valueHint: "FILE", description: "Also write the copied manifest's digest to FILE (as skopeo does: no newline)" },
     ...platformArg,
     ...jobsArg,
@@ -45,12 +47,18 @@ export default defineCommand({
     if (compression !== undefined && compression !== "gzip" && compression !== "zstd") throw new UsageError(`--dest-compress-format takes gzip or zstd, not "${compression}"`);
     if (format && compression) throw new UsageError("--format and --dest-compress-format go in two copies, one after the other");
     if ((format || compression) && args.referrers) throw new UsageError("--referrers cannot go with --format or --dest-compress-format: signatures and SBOMs name the digests they change");
+    if ((format || compression) && args["preserve-digests"]) throw new UsageError("--preserve-digests cannot go with --format or --dest-compress-format: they change the digests");
+    const multiArch = args["multi-arch"];
+    if (multiArch !== undefined && multiArch !== "all" && multiArch !== "system") {
+      throw new UsageError(`--multi-arch takes all or system${multiArch === "index-only" ? " (index-only, which copies an index without its images, is not supported)" : `, not "${multiArch}"`}`);
+    }
     const [src, dst] = [parseImageRef(required(args.src, "SRC")), parseImageRef(required(args.dst, "DST"))];
     const run = (options: CopyOptions) =>
       format ? convertTo(src, dst, format, options) : compression ? copyRecompressed(src, dst, compression, options) : copy(src, dst, options);
     const result = await run({
-      all: args.all,
+      all: args.all || multiArch === "all",
       referrers: args.referrers,
+      preserveDigests: args["preserve-digests"],
       platforms: platformsFrom(rawArgs),
       jobs: positiveInt(args.jobs, "--jobs"),
       fsync: !args["no-fsync"],
