@@ -55,7 +55,7 @@ export interface ImageSource {
   blobFile?(desc: Descriptor): Promise<string | undefined>;
   /** Manifests whose `subject` is `subject` (signatures, SBOMs, attestations), where the source can list them. */
   listReferrers?(subject: Digest, artifactType?: string): Promise<Descriptor[]>;
-  /** Tags the source knows the top image by (inspect's RepoTags), where it knows any. */
+  /** inspect's RepoTags: a registry's every tag of the repository (as skopeo lists them), elsewhere the tags naming this image. */
   knownTags?(): Promise<readonly string[]>;
   close(): Promise<void>;
 }
