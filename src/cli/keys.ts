@@ -14,10 +14,18 @@ async function readKeyFile(path: string): Promise<string> {
   return file.text();
 }
 
-export async function loadSigningKey(path: string): Promise<SigningKey> {
+/** A private key; an encrypted one's password from `passphraseFile`'s first line (skopeo's --sign-passphrase-file), else as `password` finds it. */
+export async function loadSigningKey(path: string, passphraseFile?: string): Promise<SigningKey> {
   const text = await readKeyFile(path);
   const encrypted = text.includes("ENCRYPTED SIGSTORE PRIVATE KEY") || text.includes("ENCRYPTED COSIGN PRIVATE KEY");
-  return parsePrivateKey(text, encrypted ? await password(`Password for ${path}: `) : undefined, path);
+  if (!encrypted) return parsePrivateKey(text, undefined, path);
+  return parsePrivateKey(text, passphraseFile ? await firstLine(passphraseFile) : await password(`Password for ${path}: `), path);
+}
+
+async function firstLine(path: string): Promise<string> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) throw new UsageError(`${path}: no such passphrase file`);
+  return (await file.text()).split(/\r?\n/, 1)[0] ?? "";
 }
 
 export async function loadPublicKey(path: string): Promise<Uint8Array> {

@@ -65,6 +65,22 @@ for (const [name, start] of targets) {
       expect(annotation.stderr).toContain("annotation pipeline=prod is missing");
     });
 
+    test("copy --sign-by-sigstore-private-key signs what it copied (skopeo's flags); a wrong passphrase copies nothing", async () => {
+      const image = randomImage({ seed: 75 });
+      const origin = `oci:${join(dir, `copy-sign-origin-${name.replace(/\W+/g, "-")}`)}:v1`;
+      await writeImage(parseImageRef(origin), image);
+      const passphrase = join(dir, "passphrase");
+      writeFileSync(passphrase, `${env.COSIGN_PASSWORD}\nsecond line ignored\n`);
+      const copied = await stevedore(["copy", "--sign-by-sigstore-private-key", key, "--sign-passphrase-file", passphrase, origin, `${target.prefix}copy-signed`]);
+      expect(copied.exitCode).toBe(0);
+      expect(copied.stdout.trim()).toBe(image.top.digest);
+      expect((await stevedore(["verify", "-q", "--key", pub, `${target.prefix}copy-signed`])).exitCode).toBe(0);
+      writeFileSync(passphrase, "not the password\n");
+      const refused = await stevedore(["copy", "--sign-by-sigstore-private-key", key, "--sign-passphrase-file", passphrase, origin, `${target.prefix}not-copied`]);
+      expect(refused.exitCode).not.toBe(0);
+      expect((await stevedore(["inspect", "--no-tags", `${target.prefix}not-copied`])).exitCode).toBe(Exit.notFound);
+    });
+
     test("a signature moved from another image, or a modified payload, is refused", async () => {
       const a = randomImage({ seed: 71 });
       const b = randomImage({ seed: 72 });

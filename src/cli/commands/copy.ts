@@ -5,10 +5,13 @@ import { parseImageRef } from "../../transport/index.ts";
 import { convertTo } from "../../verbs/convert.ts";
 import { type CopyOptions, copy } from "../../verbs/copy.ts";
 import { copyRecompressed } from "../../verbs/recompress.ts";
+import { sign } from "../../verbs/sign.ts";
 import { commonArgs, jobsArg, jsonArg, platformArg, platformsFrom, positiveInt, required } from "../args.ts";
 import { copyOptionsFrom } from "../copy-options.ts";
 import { log } from "../log.ts";
-import { copyRegistryArgs } from "../registry-args.ts";
+import { loadSigningKey } from "../keys.ts";
+import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
+import { cliSignal } from "../signal.ts";
 import { printJson, printLines } from "../render.ts";
 
 export const examples = [
@@ -33,6 +36,8 @@ export default defineCommand({
     "dest-compress-format": { type: "string", valueHint: "gzip|zstd", description: "Recompress the layers (new layer and manifest digests; configs unchanged)" },
     "preserve-digests": { type: "boolean", description: "Fail, writing nothing, if the copy would write a manifest the source does not have (as skopeo's)" },
     "multi-arch": { type: "string", valueHint: "system|all", description: "skopeo's spelling: all is --all, system (the default) the host's platform" },
+    "sign-by-sigstore-private-key": { type: "string", valueHint: "FILE", description: "Sign what was copied with this cosign key, as skopeo does (a cosign .sig signature)" },
+    "sign-passphrase-file": { type: "string", valueHint: "FILE", description: "The signing key's password: this file's first line (else COSIGN_PASSWORD)" },
     digestfile: { type: "string", valueHint: "FILE", description: "Also write the copied manifest's digest to FILE (as skopeo does: no newline)" },
     ...platformArg,
     ...jobsArg,
@@ -53,6 +58,11 @@ export default defineCommand({
       throw new UsageError(`--multi-arch takes all or system${multiArch === "index-only" ? " (index-only, which copies an index without its images, is not supported)" : `, not "${multiArch}"`}`);
     }
     const [src, dst] = [parseImageRef(required(args.src, "SRC")), parseImageRef(required(args.dst, "DST"))];
+    const keyPath = args["sign-by-sigstore-private-key"];
+    if (args["sign-passphrase-file"] && !keyPath) throw new UsageError("--sign-passphrase-file goes with --sign-by-sigstore-private-key");
+    if (keyPath && !dst.withReference) throw new UsageError(`${dst.transport.name}: cannot hold signatures (sign into docker://, oci: or static:)`);
+    // the key first: a wrong password stops the run before anything is copied
+    const key = keyPath ? await loadSigningKey(keyPath, args["sign-passphrase-file"]) : undefined;
     const run = (options: CopyOptions) =>
       format ? convertTo(src, dst, format, options) : compression ? copyRecompressed(src, dst, compression, options) : copy(src, dst, options);
     const result = await run({
@@ -64,6 +74,10 @@ export default defineCommand({
       fsync: !args["no-fsync"],
       ...copyOptionsFrom(args),
     });
+    if (key) {
+      const [signed] = await sign(dst.withReference!({ digest: result.digest }), { key, registry: registryOptionsFrom(args, "dest"), signal: cliSignal });
+      log.success(`signed ${result.digest}: ${signed!.signature}`);
+    }
     if (args.digestfile) await writeFileAtomic(args.digestfile, new TextEncoder().encode(result.digest));
     if (args.json) return printJson(result);
     const { copied, skipped, mounted } = result.blobs;
