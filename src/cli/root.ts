@@ -12,6 +12,7 @@ const modules: Record<string, () => Promise<CommandModule>> = {
   copy: () => import("./commands/copy.ts"),
   inspect: () => import("./commands/inspect.ts"),
   tags: () => import("./commands/tags.ts"),
+  tag: () => import("./commands/tag.ts"),
   delete: () => import("./commands/delete.ts"),
   login: () => import("./commands/login.ts"),
   logout: () => import("./commands/logout.ts"),

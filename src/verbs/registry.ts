@@ -2,7 +2,9 @@ import { chmod, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { homedir } from "node:os";
 import { NotFoundError, UsageError } from "../core/errors.ts";
-import { parseReference } from "../core/reference.ts";
+import type { Digest } from "../core/digest.ts";
+import type { RawManifest } from "../core/manifest.ts";
+import { isValidTag, parseReference } from "../core/reference.ts";
 import { RegistryClient, type RegistryOptions } from "../registry/client.ts";
 import { type Credentials, encodeAuthEntry, loginKey } from "../registry/credentials.ts";
 import { registryErrorFrom } from "../registry/errors.ts";
@@ -14,6 +16,32 @@ import type { ImageRef, OpenOptions } from "../transport/types.ts";
 export function listTags(ref: ImageRef, options: OpenOptions = {}): AsyncIterable<string> {
   if (!ref.listTags) throw new UsageError(`${ref.transport.name}: has no tags to list`);
   return ref.listTags(options);
+}
+
+/**
+ * Adds tags to an image where it is (crane tag): its exact manifest bytes written again under each
+ * tag of the same repository or layout, nothing else moved. Returns the digest tagged.
+ */
+export async function tagImage(ref: ImageRef, tags: readonly string[], options: OpenOptions = {}): Promise<Digest> {
+  if (!ref.withReference) throw new UsageError(`${ref.transport.name}: has no tags to add (tag docker://, oci: or static: images)`);
+  for (const tag of tags) if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}": expected [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`);
+  const source = await ref.openSource(options);
+  let top: RawManifest;
+  try {
+    top = await source.getManifest();
+  } finally {
+    await source.close();
+  }
+  for (const tag of tags) {
+    // the blobs and child manifests are in this repository already: only the manifest is written
+    const destination = await ref.withReference({ tag }).openDestination(options);
+    try {
+      await destination.commit(top);
+    } finally {
+      await destination.close();
+    }
+  }
+  return top.digest;
 }
 
 /** Deletes the manifest (registry) or the reference (layout) a reference names. */

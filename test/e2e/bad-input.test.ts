@@ -188,7 +188,7 @@ describe("CLI conventions", () => {
     expect(result.stdout).toMatch(/^stevedore \d+\.\d+\.\d+\n$/);
   });
 
-  test.each(["copy", "inspect", "tags", "delete", "login", "logout", "catalog", "serve", "gc", "mirror", "sync", "sign", "verify", "generate-key-pair", "attach", "referrers", "digest", "config", "ls", "cat", "export", "sbom", "mutate", "append", "rebase", "diff", "flatten", "index", "blob", "validate", "completion"])("%s --help shows usage, examples and exit codes", async (cmd) => {
+  test.each(["copy", "inspect", "tags", "tag", "delete", "login", "logout", "catalog", "serve", "gc", "mirror", "sync", "sign", "verify", "generate-key-pair", "attach", "referrers", "digest", "config", "ls", "cat", "export", "sbom", "mutate", "append", "rebase", "diff", "flatten", "index", "blob", "validate", "completion"])("%s --help shows usage, examples and exit codes", async (cmd) => {
     const result = await stevedore([cmd, "--help"]);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain(`stevedore ${cmd}`);
