@@ -31,6 +31,9 @@ export class IntegrityError extends StevedoreError {
   override readonly exitCode = Exit.integrity;
 }
 
+/** A registry this one relies on failed (a pull-through cache's upstream): answered with a 502. */
+export class UpstreamError extends StevedoreError {}
+
 /** Content we understand but refuse: schema 1 manifests, unknown media types, unsafe archives. */
 export class UnsupportedError extends StevedoreError {}
 

@@ -14,6 +14,8 @@ export const errorStatus = {
   DENIED: 403,
   UNSUPPORTED: 405,
   TOO_MANY_REQUESTS: 429,
+  /** distribution's code for a failure of its own (here: a pull-through cache's upstream). */
+  UNKNOWN: 500,
 } as const;
 
 export type ErrorCode = keyof typeof errorStatus;

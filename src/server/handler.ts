@@ -1,5 +1,5 @@
 import { parseRepositoryName } from "../core/reference.ts";
-import { IntegrityError, StevedoreError } from "../core/errors.ts";
+import { IntegrityError, StevedoreError, UpstreamError } from "../core/errors.ts";
 import type { Action } from "./access.ts";
 import { deleteBlob, getBlob } from "./blobs.ts";
 import { type HandlerOptions, type RequestContext, apiVersionHeader } from "./context.ts";
@@ -77,6 +77,7 @@ function challenge(): Record<string, string> {
 
 function toErrorResponse(err: unknown): Response {
   if (err instanceof ApiError) return err.toResponse();
+  if (err instanceof UpstreamError) return errorResponse("UNKNOWN", err.message, { status: 502 });
   if (err instanceof IntegrityError) return errorResponse("DIGEST_INVALID", err.message);
   if (err instanceof StevedoreError) return errorResponse("BLOB_UPLOAD_INVALID", err.message);
   return errorResponse("UNSUPPORTED", "internal error", { status: 500 });

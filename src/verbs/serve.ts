@@ -7,6 +7,7 @@ import { Htpasswd } from "../server/htpasswd.ts";
 import { fsStore } from "../store/fs.ts";
 import { memoryStore } from "../store/memory.ts";
 import type { Store } from "../store/types.ts";
+import { type Upstream, pullThrough } from "./pull-through.ts";
 
 export interface ServeOptions {
   /** `host:port` (default 127.0.0.1:5000; port 0 picks a free one). */
@@ -24,6 +25,8 @@ export interface ServeOptions {
   /** A custom policy, in place of the htpasswd one. */
   readonly authorize?: Authorize;
   readonly onLog?: (entry: AccessLogEntry) => void;
+  /** A pull-through cache of this upstream registry: what clients pull is fetched and kept; pushes are refused. */
+  readonly proxy?: Upstream;
 }
 
 export interface RunningServer {
@@ -48,9 +51,11 @@ function parseAddr(addr: string): { hostname: string; port: number } {
 /** Starts the registry server on Bun.serve. */
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   const root = options.memory ? undefined : (options.root ?? defaultRoot());
-  const store = root ? await fsStore(root, { fsync: options.fsync ?? true }) : memoryStore();
+  const own = root ? await fsStore(root, { fsync: options.fsync ?? true }) : memoryStore();
+  const store = options.proxy ? pullThrough(own, options.proxy) : own;
   const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), options) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
-  const handler = createHandler({ store, policy, readOnly: options.readOnly, allowDelete: options.allowDelete }, options.onLog);
+  // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
+  const handler = createHandler({ store, policy, readOnly: options.readOnly || options.proxy !== undefined, allowDelete: options.allowDelete && !options.proxy }, options.onLog);
   const { hostname, port } = parseAddr(options.addr ?? "127.0.0.1:5000");
   const server = Bun.serve({
     hostname,

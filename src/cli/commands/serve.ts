@@ -1,14 +1,17 @@
 import { defineCommand } from "citty";
 import { UsageError } from "../../core/errors.ts";
+import { parseRegistryHost } from "../../verbs/registry.ts";
 import { serve } from "../../verbs/serve.ts";
 import { commonArgs } from "../args.ts";
 import { log } from "../log.ts";
+import { registryOptionsFrom } from "../registry-args.ts";
 import { cliSignal } from "../signal.ts";
 
 export const examples = [
   "stevedore serve                                   # 127.0.0.1:5000, images under ~/.local/share/stevedore/registry",
   "stevedore serve --addr 0.0.0.0:5000 --root /srv/registry --htpasswd /etc/stevedore/htpasswd --anonymous-read",
   "stevedore serve --memory --addr 127.0.0.1:0       # a throwaway registry for a CI job",
+  "stevedore serve --proxy registry-1.docker.io --root /srv/hub-cache   # a Docker Hub pull-through cache",
 ];
 
 export default defineCommand({
@@ -24,6 +27,9 @@ export default defineCommand({
     "no-fsync": { type: "boolean", description: "Do not fsync blobs before publishing them (faster; a crash may lose recent pushes)" },
     "tls-cert": { type: "string", valueHint: "FILE", description: "Serve HTTPS with this certificate (PEM)" },
     "tls-key": { type: "string", valueHint: "FILE", description: "… and this key (PEM)" },
+    proxy: { type: "string", valueHint: "HOST", description: "Be a pull-through cache of this registry: fetch what clients pull, keep it, refuse pushes" },
+    "proxy-creds": { type: "string", valueHint: "user:password", description: "Credentials for the upstream registry (else from auth files)" },
+    "proxy-tls-verify": { type: "string", valueHint: "true|false", description: "Verify the upstream's TLS certificate (false: also allow plain http)" },
     ...commonArgs,
   },
   async run({ args }) {
@@ -38,9 +44,10 @@ export default defineCommand({
       allowDelete: args.delete,
       fsync: !args["no-fsync"],
       tls: args["tls-cert"] ? { cert: args["tls-cert"], key: args["tls-key"]! } : undefined,
+      proxy: args.proxy ? { registry: parseRegistryHost(args.proxy), options: registryOptionsFrom({ creds: args["proxy-creds"], "tls-verify": args["proxy-tls-verify"] }) } : undefined,
       onLog: (e) => log.info(`${e.method} ${e.path} ${e.status} ${e.ms.toFixed(1)}ms${e.user ? ` user=${e.user}` : ""}${e.error ? ` error=${e.error}` : ""}`),
     });
-    log.start(`serving ${server.url.host} (${server.root ? `root ${server.root}` : "in memory"})`);
+    log.start(`serving ${server.url.host} (${server.root ? `root ${server.root}` : "in memory"}${args.proxy ? `, a pull-through cache of ${args.proxy}` : ""})`);
     process.stdout.write(`${server.url.host}\n`);
     await new Promise<void>((resolve) => cliSignal.addEventListener("abort", () => resolve(), { once: true }));
     log.info("stopping: letting requests in flight finish");

@@ -1,0 +1,136 @@
+/**
+ * A pull-through cache (distribution's `proxy` mode, a Docker Hub mirror): a store that answers
+ * from its own content and fetches what it lacks from an upstream registry, keeping it. Manifests
+ * by digest and blobs are immutable, so once cached they are served without asking upstream; a tag
+ * is looked up upstream on every request (HEAD, then GET only when its digest is new) and falls
+ * back to the cached tag when upstream cannot be reached. Blobs are fetched whole into the store
+ * (verified against their digest as they stream) before they are served; two requests for one
+ * blob share one download.
+ */
+import { type Digest, isDigest, parseDigest } from "../core/digest.ts";
+import { NotFoundError, StevedoreError, UpstreamError } from "../core/errors.ts";
+import { isValidTag } from "../core/reference.ts";
+import { getBlob } from "../registry/blobs.ts";
+import { RegistryClient, type RegistryOptions } from "../registry/client.ts";
+import { RegistryError } from "../registry/errors.ts";
+import { listTags } from "../registry/listing.ts";
+import { getManifest, headManifest } from "../registry/manifests.ts";
+import type { Store, StoredManifest } from "../store/types.ts";
+
+/** Runs an upstream exchange; what fails is an UpstreamError naming the upstream (not found stays NotFoundError). */
+async function upstreamCall<T>(registry: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof NotFoundError || err instanceof UpstreamError) throw err;
+    throw new UpstreamError(`upstream ${registry}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+export interface Upstream {
+  /** The upstream registry's host (`registry-1.docker.io`, `registry.example.com:5000`). */
+  readonly registry: string;
+  readonly options?: RegistryOptions;
+}
+
+export function pullThrough(local: Store, upstream: Upstream): Store {
+  const clients = new Map<string, RegistryClient>();
+  // a client waits for the cache: few, short retries, then the cached copy or an error
+  const options: RegistryOptions = { retry: { attempts: 2, baseMs: 100, maxMs: 500 }, ...upstream.options };
+  const client = (repo: string) => {
+    let found = clients.get(repo);
+    if (!found) clients.set(repo, (found = new RegistryClient(upstream.registry, repo, options)));
+    return found;
+  };
+  const downloads = new Map<string, Promise<boolean>>();
+
+  /** Fetches a manifest into the cache, under `tag` when one is given; null when upstream has none. */
+  const fetchManifest = async (repo: string, reference: string, tag?: string): Promise<StoredManifest | null> => {
+    try {
+      const raw = await upstreamCall(upstream.registry, () => getManifest(client(repo), reference));
+      await local.repos.putManifest(repo, raw, tag);
+      return local.repos.getManifest(repo, raw.digest);
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
+  };
+
+  /** Downloads a blob into the cache and links it; false when upstream has no such blob. */
+  const fetchBlob = (repo: string, digest: Digest): Promise<boolean> => {
+    const key = `${repo}@${digest}`;
+    let running = downloads.get(key);
+    if (!running) {
+      running = (async () => {
+        // asked upstream even when the bytes are here (another repository's): this repository must have them there
+        const size = await upstreamBlobSize(repo, digest);
+        if (size === null) return false;
+        if ((await local.blobs.stat(digest)) === null) {
+          const desc = { mediaType: "application/octet-stream", digest, size };
+          await upstreamCall(upstream.registry, async () => local.blobs.put(digest, await getBlob(client(repo), desc), size));
+        }
+        await local.repos.linkBlob(repo, digest);
+        return true;
+      })().finally(() => downloads.delete(key));
+      downloads.set(key, running);
+    }
+    return running;
+  };
+
+  const upstreamBlobSize = (repo: string, digest: Digest): Promise<number | null> =>
+    upstreamCall(upstream.registry, async () => {
+      const response = await client(repo).request("HEAD", `/v2/${repo}/blobs/${digest}`);
+      await response.body?.cancel();
+      if (response.status === 404) return null;
+      if (!response.ok) throw new RegistryError(`${repo}: blob ${digest}: ${response.status}`, response.status);
+      const size = Number(response.headers.get("content-length"));
+      if (!Number.isSafeInteger(size) || size < 0) throw new StevedoreError(`${repo}: blob ${digest} has no length`);
+      return size;
+    });
+
+  return {
+    ...local,
+    repos: {
+      ...local.repos,
+      async getManifest(repo, reference) {
+        if (isDigest(reference)) return (await local.repos.getManifest(repo, reference)) ?? fetchManifest(repo, reference);
+        if (!isValidTag(reference)) return null;
+        const cached = await local.repos.getManifest(repo, reference);
+        let current;
+        try {
+          current = await upstreamCall(upstream.registry, () => headManifest(client(repo), reference));
+        } catch (err) {
+          if (cached && isUnreachable(err)) return cached; // upstream away: the cached tag
+          throw err;
+        }
+        // no answer to HEAD (or one without Docker-Content-Digest): a GET says which
+        if (!current) return fetchManifest(repo, reference, reference);
+        if (cached?.digest === current.digest) return cached;
+        const known = await local.repos.getManifest(repo, current.digest);
+        if (known) {
+          await local.repos.putManifest(repo, known, reference);
+          return known;
+        }
+        return fetchManifest(repo, reference, reference);
+      },
+      async hasBlobLink(repo, digest) {
+        return (await local.repos.hasBlobLink(repo, digest)) || fetchBlob(repo, parseDigest(digest));
+      },
+      async listTags(repo) {
+        try {
+          return (await upstreamCall(upstream.registry, () => Array.fromAsync(listTags(client(repo))))).sort();
+        } catch (err) {
+          if (isUnreachable(err)) return local.repos.listTags(repo);
+          if (err instanceof NotFoundError) return [];
+          throw err;
+        }
+      },
+    },
+  };
+}
+
+/** A connection that failed or an upstream 5xx: serve what the cache has. */
+function isUnreachable(err: unknown): boolean {
+  const cause = err instanceof UpstreamError ? err.cause : err;
+  return cause instanceof RegistryError && (cause.status === 0 || cause.status >= 500);
+}

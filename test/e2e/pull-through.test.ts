@@ -1,0 +1,90 @@
+/** `stevedore serve --proxy`: a pull-through cache in front of a real registry. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { parseImageRef } from "../../src/transport/index.ts";
+import { requirePeer, run, stevedore } from "../helpers/cli.ts";
+import { startFakeRegistry } from "../helpers/fake-registry.ts";
+import { randomImage, writeImage } from "../helpers/random-image.ts";
+import { readBack } from "../helpers/read-image.ts";
+import { type TestRegistry, startRegistry } from "../helpers/registry.ts";
+import { type RunningServe, startServe } from "../helpers/serve.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+const skopeo = requirePeer("skopeo");
+const dir = tmpDir();
+const app = randomImage({ seed: 1601, layers: 2, platforms: [{ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "arm64" }] });
+const tool = randomImage({ seed: 1602 });
+const tool2 = randomImage({ seed: 1603 });
+let upstream: TestRegistry;
+let cache: RunningServe;
+const creds = ["--creds", "alice:wonderland"];
+
+beforeAll(async () => {
+  upstream = await startRegistry("htpasswd");
+  for (const [image, ref] of [[app, "team/app:1.0"], [tool, "team/tool:1"]] as const) {
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:${ref.replace(/[/:]/g, "-")}`), image);
+    expect((await stevedore(["copy", "-q", "--all", ...creds, `oci:${join(dir, "src")}:${ref.replace(/[/:]/g, "-")}`, `docker://${upstream.host}/${ref}`])).exitCode).toBe(0);
+  }
+  cache = await startServe(["--root", join(dir, "cache"), "--proxy", upstream.host, "--proxy-creds", "alice:wonderland"]);
+});
+afterAll(async () => {
+  await cache?.stop();
+  upstream?.stop();
+});
+
+describe("serve --proxy", () => {
+  test("skopeo and stevedore pull through it: every digest as upstream has it, tags listed from upstream", async () => {
+    const pulled = `oci:${join(dir, "skopeo")}:all`;
+    const copied = await run([skopeo, "--insecure-policy", "copy", "-q", "--all", "--src-tls-verify=false", `docker://${cache.host}/team/app:1.0`, pulled]);
+    expect(copied.stderr).toBe("");
+    expect((await readBack(pulled)).children).toEqual(app.images.map((m) => m.digest));
+    expect((await readBack(`docker://${cache.host}/team/tool:1`)).digest).toBe(tool.top.digest);
+    expect((await stevedore(["tags", `docker://${cache.host}/team/app`])).stdout).toBe("1.0\n");
+  });
+
+  test("a tag moved upstream is followed; a blob of one repository is not shown in another", async () => {
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:tool2`), tool2);
+    expect((await stevedore(["copy", "-q", ...creds, `oci:${join(dir, "src")}:tool2`, `docker://${upstream.host}/team/tool:1`])).exitCode).toBe(0);
+    expect((await readBack(`docker://${cache.host}/team/tool:1`)).digest).toBe(tool2.top.digest);
+    const [layer] = [...app.blobs.values()].filter((b) => b.desc.mediaType.includes("layer"));
+    expect((await fetch(`http://${cache.host}/v2/team/tool/blobs/${layer!.desc.digest}`, { method: "HEAD" })).status).toBe(404);
+  });
+
+  test("pushes and deletes are refused, and nothing reaches upstream", async () => {
+    const pushed = await stevedore(["copy", "-q", `oci:${join(dir, "src")}:tool2`, `docker://${cache.host}/team/pushed:1`]);
+    expect(pushed.exitCode).not.toBe(0);
+    expect(pushed.stderr).toContain("read-only");
+    expect((await stevedore(["inspect", ...creds, `docker://${upstream.host}/team/pushed:1`])).exitCode).toBe(3);
+  });
+
+  test("with upstream gone, what was pulled is still served, by tag and by digest", async () => {
+    upstream.stop();
+    expect((await readBack(`docker://${cache.host}/team/app:1.0`)).children).toEqual(app.images.map((m) => m.digest));
+    expect((await readBack(`docker://${cache.host}/team/tool@${tool2.top.digest}`)).digest).toBe(tool2.top.digest);
+    expect((await stevedore(["inspect", `docker://${cache.host}/team/never-pulled:1`])).exitCode).not.toBe(0);
+  });
+
+  test("an upstream blob whose bytes do not match its digest is not served, and not kept", async () => {
+    const hostileImage = randomImage({ seed: 1604, size: 200_000 });
+    const [layer] = [...hostileImage.blobs.values()].filter((b) => b.desc.mediaType.includes("layer"));
+    const hostile = startFakeRegistry(hostileImage, {
+      intercept: (req, url) => {
+        if (req.method !== "GET" || !url.pathname.endsWith(layer!.desc.digest)) return undefined;
+        const bytes = new Uint8Array(layer!.bytes);
+        bytes[100]! ^= 0xff;
+        return new Response(bytes);
+      },
+    });
+    const hostileCache = await startServe(["--memory", "--proxy", hostile.host]);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const blob = await fetch(`http://${hostileCache.host}/v2/test/image/blobs/${layer!.desc.digest}`);
+        expect(blob.status).toBeGreaterThanOrEqual(500);
+      }
+      expect((await stevedore(["copy", "-q", `docker://${hostileCache.host}/test/image:latest`, `oci:${join(dir, "hostile")}:x`])).exitCode).not.toBe(0);
+    } finally {
+      await hostileCache.stop();
+      hostile.stop();
+    }
+  });
+});
