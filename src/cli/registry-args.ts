@@ -2,6 +2,8 @@ import type { ArgDef } from "citty";
 import { UsageError } from "../core/errors.ts";
 import { wholeNumber } from "./args.ts";
 import type { RegistryOptions } from "../registry/client.ts";
+import { parseImageRef } from "../transport/index.ts";
+import type { ImageRef } from "../transport/types.ts";
 import { certificatesIn } from "../registry/certificates.ts";
 import { parseCredentialsFlag } from "../registry/credentials.ts";
 import { defaultRetryPolicy } from "../registry/retry.ts";
@@ -60,7 +62,9 @@ export function registryOptionsFrom(args: Record<string, unknown>, side?: "src" 
   const retries = wholeNumber(args["retry-times"], "--retry-times");
   const tlsVerify = args.insecure ? false : parseBool(tls, tlsFlag);
   const anonymous = side !== undefined && args[`${side}-no-creds`] === true;
-  if (anonymous && typeof creds === "string") throw new UsageError(`--${side}-no-creds and ${credsFlag} contradict each other`);
+  if (anonymous && (typeof creds === "string" || typeof registryToken === "string")) {
+    throw new UsageError(`--${side}-no-creds and ${typeof creds === "string" ? credsFlag : tokenFlag} contradict each other`);
+  }
   if (typeof registryToken === "string" && typeof creds === "string") throw new UsageError(`${tokenFlag} and ${credsFlag} are two ways to authenticate: give one`);
   return {
     credentials: {
@@ -74,4 +78,30 @@ export function registryOptionsFrom(args: Record<string, unknown>, side?: "src" 
     ...(typeof certDir === "string" ? { ca: certificatesIn(certDir, "--cert-dir") } : {}),
     ...(side !== "src" && typeof args["upload-chunk-size"] === "string" ? { uploadChunkSize: byteSize(args["upload-chunk-size"], "--upload-chunk-size") } : {}),
   };
+}
+
+/**
+ * The plain `--creds` / `--registry-token` of a command that reaches several images go to each of
+ * them: refused when those are on more than one registry, since each registry may only get its
+ * own credentials (`--src-*` / `--dest-*` name them per side).
+ */
+export function checkPlainCredentials(args: Record<string, unknown>, refs: readonly ImageRef[]): void {
+  const flag = ["creds", "registry-token"].find((f) => typeof args[f] === "string");
+  if (!flag) return;
+  const registries = [...new Set(refs.flatMap((r) => (r.transport.name === "docker" && r.registry ? [r.registry] : [])))];
+  if (registries.length > 1) throw new UsageError(`--${flag} would reach ${registries.join(" and ")}: give each side its own (--src-${flag}, --dest-${flag})`);
+}
+
+/** The images a list of references reaches, for checkPlainCredentials: tag patterns (`:1.*`) name their repository; what does not parse is left to the command to report. */
+export function reachedRefs(references: readonly string[]): ImageRef[] {
+  return references.flatMap((reference) => {
+    for (const text of [reference, reference.replace(/:[^:/]*[*?][^:/]*$/, "")]) {
+      try {
+        return [parseImageRef(text)];
+      } catch {
+        // the next form, or nothing
+      }
+    }
+    return [];
+  });
 }

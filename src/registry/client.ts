@@ -104,7 +104,8 @@ export class RegistryClient {
     for (let attempt = 1; ; attempt++) {
       const url = typeof pathOrUrl === "string" ? await this.url(pathOrUrl) : pathOrUrl;
       const headers: Record<string, string> = { "User-Agent": "stevedore", ...options.headers };
-      const auth = await this.authorization(scopes);
+      // a Link or Location the registry names may be on another host: credentials are for this one only
+      const auth = url.origin === (await this.baseUrl()).origin ? await this.authorization(scopes) : undefined;
       if (auth) headers.Authorization = auth;
       let response: Response;
       try {

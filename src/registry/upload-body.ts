@@ -1,4 +1,4 @@
-import { StevedoreError } from "../core/errors.ts";
+import { IntegrityError, StevedoreError } from "../core/errors.ts";
 import { type BlobReopener, type ByteReader, byteReader } from "../stream/byte-reader.ts";
 import type { BlobVerifier } from "../stream/verify.ts";
 
@@ -39,7 +39,8 @@ export class UploadBody {
         if (at === end) return controller.close();
         if (given()) throw new StevedoreError("a newer request reads this blob");
         const chunk = await this.read(at, end - at).catch((err: unknown) => {
-          if (!given()) this.failure ??= err;
+          // a failed check is the upload's failure whichever request read the bytes
+          if (!given() || err instanceof IntegrityError) this.failure ??= err;
           throw err;
         });
         at += chunk.byteLength;
@@ -48,7 +49,8 @@ export class UploadBody {
       // the request gave up on this body (a cut, a refusal): what comes next is read afresh
       cancel: () => {
         cancelled = true;
-        return this.drop();
+        // only the newest slice's reader is dropped: an older request giving up late must not cut the one reading now
+        if (generation === this.newest) return this.drop();
       },
     });
   }
@@ -58,6 +60,8 @@ export class UploadBody {
     if (at !== this.position || !this.reader || this.reading === this.reader) {
       await this.drop();
       if (!this.reopen) throw new StevedoreError(`the blob cannot be read again from byte ${at}`);
+      // bytes past those hashed were never sent: a registry claiming them is wrong
+      if (at > this.hashed) throw new StevedoreError(`the registry says it holds ${at} bytes, but only ${this.hashed} were sent`);
       this.reader = byteReader(await this.reopen(at));
       this.position = at;
     }
@@ -92,6 +96,11 @@ export class UploadBody {
     this.verifier.update(chunk.subarray(this.hashed - this.position));
     this.hashed = end;
     if (end === this.size) this.verifier.finish();
+  }
+
+  /** Stops reading (the upload is over, whichever way): the source's connection is let go. */
+  close(): Promise<void> {
+    return this.drop();
   }
 
   private async drop(): Promise<void> {

@@ -37,8 +37,12 @@ export async function uploadBlob(client: RegistryClient, desc: Descriptor, body:
   const verified = async () => {
     if (source.failure) throw source.failure;
   };
-  if (reopen) return uploadRereadable(client, desc, slice, verified, () => source.failure);
-  await withUploadSession(client, desc, (session) => patchAndFinish(client, session, desc, { chunkSize: session.chunkSize(client.uploadChunkSize), body: slice }, verified));
+  try {
+    if (reopen) await uploadRereadable(client, desc, slice, verified, () => source.failure);
+    else await withUploadSession(client, desc, (session) => patchAndFinish(client, session, desc, { chunkSize: session.chunkSize(client.uploadChunkSize), body: slice }, verified));
+  } finally {
+    await source.close();
+  }
 }
 
 /**

@@ -573,7 +573,8 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
           if (actual !== digest) {
             throw new IntegrityError(`blob ${shortDigest(digest)}: digest mismatch (got ${shortDigest(actual)}) finishing upload ${id} ${where}`);
           }
-          if ((await statBlob(digest)) === null) {
+          // the disk, not the size cache: a gc between pushes may have removed what the cache remembers
+          if (!(await exists(blobPath(digest)))) {
             await mkdir(dirname(blobPath(digest)), { recursive: true });
             // same filesystem: the verified data becomes the blob by rename, never copied
             await rename(data, blobPath(digest));

@@ -4,8 +4,8 @@
  * by digest and blobs are immutable, so once cached they are served without asking upstream; a tag
  * is looked up upstream on every request (HEAD, then GET only when its digest is new) and falls
  * back to the cached tag when upstream cannot be reached. Blobs are fetched whole into the store
- * (verified against their digest as they stream) before they are served; two requests for one
- * blob share one download.
+ * (verified against their digest as they stream) before they are served; requests for one blob,
+ * from any repository, share one download.
  */
 import { type Digest, isDigest, parseDigest } from "../core/digest.ts";
 import { NotFoundError, StevedoreError, UpstreamError } from "../core/errors.ts";
@@ -33,16 +33,22 @@ export interface Upstream {
   readonly options?: RegistryOptions;
 }
 
+/** Upstream clients kept (each holds its repository's tokens); the least recently used goes first. */
+const maxClients = 256;
+
 export function pullThrough(local: Store, upstream: Upstream): Store {
   const clients = new Map<string, RegistryClient>();
   // a client waits for the cache: few, short retries, then the cached copy or an error
   const options: RegistryOptions = { retry: { attempts: 2, baseMs: 100, maxMs: 500 }, ...upstream.options };
   const client = (repo: string) => {
-    let found = clients.get(repo);
-    if (!found) clients.set(repo, (found = new RegistryClient(upstream.registry, repo, options)));
+    const found = clients.get(repo) ?? new RegistryClient(upstream.registry, repo, options);
+    clients.delete(repo);
+    clients.set(repo, found); // most recent last
+    if (clients.size > maxClients) clients.delete(clients.keys().next().value!);
     return found;
   };
-  const downloads = new Map<string, Promise<boolean>>();
+  /** Blob downloads in flight, by digest: requests for one blob, from any repository, share one. */
+  const downloads = new Map<Digest, Promise<void>>();
 
   /** Fetches a manifest into the cache, under `tag` when one is given; null when upstream has none. */
   const fetchManifest = async (repo: string, reference: string, tag?: string): Promise<StoredManifest | null> => {
@@ -56,25 +62,27 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
     }
   };
 
-  /** Downloads a blob into the cache and links it; false when upstream has no such blob. */
-  const fetchBlob = (repo: string, digest: Digest): Promise<boolean> => {
-    const key = `${repo}@${digest}`;
-    let running = downloads.get(key);
-    if (!running) {
-      running = (async () => {
-        // asked upstream even when the bytes are here (another repository's): this repository must have them there
-        const size = await upstreamBlobSize(repo, digest);
-        if (size === null) return false;
-        if ((await local.blobs.stat(digest)) === null) {
-          const desc = { mediaType: "application/octet-stream", digest, size };
-          await upstreamCall(upstream.registry, async () => local.blobs.put(digest, await getBlob(client(repo), desc), size));
-        }
-        await local.repos.linkBlob(repo, digest);
-        return true;
-      })().finally(() => downloads.delete(key));
-      downloads.set(key, running);
+  /** Downloads a blob into the cache (once, whoever asks) and links it into `repo`; false when upstream has no such blob there. */
+  const fetchBlob = async (repo: string, digest: Digest): Promise<boolean> => {
+    // asked upstream even when the bytes are here (another repository's): this repository must have them there
+    const size = await upstreamBlobSize(repo, digest);
+    if (size === null) return false;
+    if ((await local.blobs.stat(digest)) === null) {
+      let download = downloads.get(digest);
+      if (!download) {
+        const desc = { mediaType: "application/octet-stream", digest, size };
+        download = upstreamCall(upstream.registry, async () => local.blobs.put(digest, await getBlob(client(repo), desc), size)).finally(() => downloads.delete(digest));
+        downloads.set(digest, download);
+      }
+      try {
+        await download;
+      } catch (err) {
+        if (err instanceof NotFoundError) return false; // listed by HEAD, gone by GET
+        throw err;
+      }
     }
-    return running;
+    await local.repos.linkBlob(repo, digest);
+    return true;
   };
 
   const upstreamBlobSize = (repo: string, digest: Digest): Promise<number | null> =>
@@ -88,6 +96,18 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
       return size;
     });
 
+  /** The tag as upstream has it now: HEAD, then the manifest only when its digest is new here. */
+  const refreshTag = async (repo: string, tag: string, cached: StoredManifest | null): Promise<StoredManifest | null> => {
+    const current = await upstreamCall(upstream.registry, () => headManifest(client(repo), tag));
+    // no answer to HEAD (or one without Docker-Content-Digest): a GET says which
+    if (!current) return fetchManifest(repo, tag, tag);
+    if (cached?.digest === current.digest) return cached;
+    const known = await local.repos.getManifest(repo, current.digest);
+    if (!known) return fetchManifest(repo, tag, tag);
+    await local.repos.putManifest(repo, known, tag);
+    return known;
+  };
+
   return {
     ...local,
     repos: {
@@ -96,22 +116,12 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
         if (isDigest(reference)) return (await local.repos.getManifest(repo, reference)) ?? fetchManifest(repo, reference);
         if (!isValidTag(reference)) return null;
         const cached = await local.repos.getManifest(repo, reference);
-        let current;
         try {
-          current = await upstreamCall(upstream.registry, () => headManifest(client(repo), reference));
+          return await refreshTag(repo, reference, cached);
         } catch (err) {
-          if (cached && isUnreachable(err)) return cached; // upstream away: the cached tag
+          if (cached && isUnreachable(err)) return cached; // upstream away or rate-limiting: the cached tag
           throw err;
         }
-        // no answer to HEAD (or one without Docker-Content-Digest): a GET says which
-        if (!current) return fetchManifest(repo, reference, reference);
-        if (cached?.digest === current.digest) return cached;
-        const known = await local.repos.getManifest(repo, current.digest);
-        if (known) {
-          await local.repos.putManifest(repo, known, reference);
-          return known;
-        }
-        return fetchManifest(repo, reference, reference);
       },
       async hasBlobLink(repo, digest) {
         return (await local.repos.hasBlobLink(repo, digest)) || fetchBlob(repo, parseDigest(digest));
@@ -129,8 +139,8 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
   };
 }
 
-/** A connection that failed or an upstream 5xx: serve what the cache has. */
+/** A connection that failed, an upstream 5xx or 429 (a rate limit): serve what the cache has. */
 function isUnreachable(err: unknown): boolean {
   const cause = err instanceof UpstreamError ? err.cause : err;
-  return cause instanceof RegistryError && (cause.status === 0 || cause.status >= 500);
+  return cause instanceof RegistryError && (cause.status === 0 || cause.status === 429 || cause.status >= 500);
 }

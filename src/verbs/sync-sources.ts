@@ -108,7 +108,8 @@ function registryOptionsOf(entry: Record<string, unknown>, base: RegistryOptions
   }
   return {
     ...base,
-    ...(explicit ? { credentials: { ...base.credentials, explicit } } : {}),
+    // the file's credentials for this registry, not a token the command line gave for others
+    ...(explicit ? { credentials: { ...base.credentials, explicit, anonymous: false }, registryToken: undefined } : {}),
     ...(tlsVerify !== undefined ? { tlsVerify } : {}),
     ...(certDir !== undefined ? { ca: certificatesIn(certDir, `${where}: cert-dir`) } : {}),
   };

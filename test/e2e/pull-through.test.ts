@@ -64,6 +64,24 @@ describe("serve --proxy", () => {
     expect((await stevedore(["inspect", `docker://${cache.host}/team/never-pulled:1`])).exitCode).not.toBe(0);
   });
 
+  test("an upstream that rate-limits (429) after the first pull leaves the cached tag served", async () => {
+    const image = randomImage({ seed: 1605, size: 100_000 });
+    let limited = false;
+    const limiting = startFakeRegistry(image, {
+      intercept: (_req, url) =>
+        limited && url.pathname.includes("/manifests/") ? Response.json({ errors: [{ code: "TOOMANYREQUESTS", message: "slow down" }] }, { status: 429, headers: { "Retry-After": "0" } }) : undefined,
+    });
+    const limitedCache = await startServe(["--memory", "--proxy", limiting.host]);
+    try {
+      expect((await readBack(`docker://${limitedCache.host}/test/image:latest`)).digest).toBe(image.top.digest);
+      limited = true;
+      expect((await readBack(`docker://${limitedCache.host}/test/image:latest`)).digest).toBe(image.top.digest);
+    } finally {
+      await limitedCache.stop();
+      limiting.stop();
+    }
+  });
+
   test("an upstream blob whose bytes do not match its digest is not served, and not kept", async () => {
     const hostileImage = randomImage({ seed: 1604, size: 200_000 });
     const [layer] = [...hostileImage.blobs.values()].filter((b) => b.desc.mediaType.includes("layer"));

@@ -134,6 +134,33 @@ describe("registry faults", () => {
     expect(atStorage.every((r) => r.authorization === null)).toBe(true);
   });
 
+  test("a Link to another host (tag pagination) carries no credentials there", async () => {
+    const elsewhere = fake({ intercept: () => Response.json({ name: "test/image", tags: ["b"] }) });
+    const registry = fake({
+      basic: { username: "alice", password: "secret" },
+      intercept: (_req, url) =>
+        url.pathname.endsWith("/tags/list") ? Response.json({ name: "test/image", tags: ["a"] }, { headers: { Link: `<http://${elsewhere.host}/v2/test/image/tags/list?last=a>; rel="next"` } }) : undefined,
+    });
+    const result = await stevedore(["tags", "--creds", "alice:secret", `docker://${registry.host}/test/image`]);
+    expect(result.stdout.split("\n")).toContain("a");
+    const asked = elsewhere.seen.filter((r) => r.path.endsWith("/tags/list"));
+    expect(asked.length).toBeGreaterThan(0);
+    expect(asked.every((r) => r.authorization === null)).toBe(true);
+  });
+
+  test("plain --creds or --registry-token that would reach two registries is a usage error", async () => {
+    const a = fake({});
+    const b = fake({});
+    for (const flag of [["--creds", "alice:secret"], ["--registry-token", "t0ken"]]) {
+      const result = await stevedore(["copy", ...flag, `docker://${a.host}/test/image:latest`, `docker://${b.host}/test/image:latest`]);
+      expect(result.exitCode).toBe(Exit.usage);
+      expect(result.stderr).toContain("would reach");
+      expect(result.stderr).not.toContain("secret");
+      expect(result.stderr).not.toContain("t0ken");
+    }
+    expect(a.seen.length + b.seen.length).toBe(0);
+  });
+
   test("a redirect from https to http is refused", async () => {
     const storage = fake({});
     const tls = selfSignedCertificate(dir, "tls");

@@ -66,6 +66,31 @@ describe("UploadBody", () => {
     expect(upload.failure).toBeInstanceOf(IntegrityError);
   });
 
+  test("an older slice cancelled late (its request gave up after a newer one began) leaves the newer one reading", async () => {
+    const reopens: number[] = [];
+    const upload = body(bytes, reopens);
+    const older = upload.slice(0, bytes.byteLength); // fills its queue with one chunk, then waits
+    await Bun.sleep(1);
+    const newer = upload.slice(0, bytes.byteLength).getReader();
+    const head = await newer.read();
+    await older.cancel(); // late: must not drop the reader the newer slice uses
+    const parts = [head.value!];
+    for (;;) {
+      const next = await newer.read();
+      if (next.done) break;
+      parts.push(next.value);
+    }
+    expect(Buffer.from(Buffer.concat(parts))).toEqual(Buffer.from(bytes));
+    expect(upload.failure).toBeUndefined();
+    expect(reopens).toEqual([0]);
+  });
+
+  test("a registry claiming more than was sent is refused, not believed", async () => {
+    const upload = body(bytes, []);
+    await read(upload.slice(0, 100_000));
+    await expect(read(upload.slice(200_000, bytes.byteLength))).rejects.toThrow("holds 200000 bytes, but only");
+  });
+
   test("a newer slice supersedes an older one still being read: the older fails without being the upload's failure", async () => {
     const reopens: number[] = [];
     const upload = body(bytes, reopens);

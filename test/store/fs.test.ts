@@ -5,7 +5,7 @@ import { digestOf } from "../../src/core/digest.ts";
 import { IntegrityError, UsageError } from "../../src/core/errors.ts";
 import { MediaTypes } from "../../src/core/media-type.ts";
 import { fsStore } from "../../src/store/fs.ts";
-import { UploadRangeError } from "../../src/store/types.ts";
+import { type Store, UploadRangeError } from "../../src/store/types.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 import { blobOf, describeStore, imageManifest, readAll, streamOf } from "./contract.ts";
 
@@ -17,6 +17,14 @@ describeStore("fs", async () => fsStore(freshRoot(), { fsync: false }));
 /** Every path under `dir`, relative. */
 function walk(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" });
+}
+
+/** One upload session carrying the whole blob; returns its id. */
+async function uploadWhole(store: Store, repo: string, blob: ReturnType<typeof blobOf>): Promise<string> {
+  const session = await store.uploads.start(repo);
+  await store.uploads.append(session.id, 0, streamOf(blob.bytes));
+  await store.uploads.finish(session.id, blob.digest);
+  return session.id;
 }
 
 describe("fs store", () => {
@@ -40,12 +48,7 @@ describe("fs store", () => {
     const root = freshRoot();
     const store = await fsStore(root);
     const blob = blobOf("twice", 70_000);
-    const upload = async (repo: string) => {
-      const session = await store.uploads.start(repo);
-      await store.uploads.append(session.id, 0, streamOf(blob.bytes));
-      await store.uploads.finish(session.id, blob.digest);
-      return session.id;
-    };
+    const upload = (repo: string) => uploadWhole(store, repo, blob);
     await upload("team/first");
     const stored = join(root, "blobs/sha256", blob.digest.slice("sha256:".length));
     const inode = statSync(stored).ino;
@@ -55,6 +58,20 @@ describe("fs store", () => {
     expect(statSync(stored).ino).toBe(inode);
     expect(await readAll(await store.blobs.get(blob.digest))).toEqual(blob.bytes);
     expect(walk(join(root, "uploads"))).toEqual([]);
+  });
+
+  test("a blob removed from disk behind the store's back (a gc) is put back by the next upload of it", async () => {
+    const root = freshRoot();
+    const store = await fsStore(root);
+    const blob = blobOf("gone", 5000);
+    const upload = (repo: string) => uploadWhole(store, repo, blob);
+    await upload("team/first");
+    const stored = join(root, "blobs/sha256", blob.digest.slice("sha256:".length));
+    rmSync(stored); // the store still remembers its size
+    await upload("team/second");
+    await store.settle?.();
+    expect(existsSync(stored)).toBe(true);
+    expect(await readAll(await store.blobs.get(blob.digest))).toEqual(blob.bytes);
   });
 
   test("a new instance reads back tags, links, referrers and blobs from disk", async () => {

@@ -32,9 +32,10 @@ export default defineCommand({
     const layers = repeated(rawArgs, "--layer");
     if (layers.length === 0) throw new UsageError("give at least one --layer");
     const base = args.base ? parseImageRef(args.base) : await scratchImage(args.platform ? parsePlatform(args.platform) : { ...hostPlatform(), os: "linux" });
-    const result = await append(base, parseImageRef(args.tag), layers, {
+    const destination = parseImageRef(args.tag);
+    const result = await append(base, destination, layers, {
       keepMtime: args["keep-mtime"],
-      ...copyOptionsFrom(args),
+      ...copyOptionsFrom(args, [base, destination]),
     });
     log.success(`wrote ${result.destination}`);
     printLines([result.digest]);

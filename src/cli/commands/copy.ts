@@ -72,7 +72,7 @@ export default defineCommand({
       platforms: platformsFrom(rawArgs),
       jobs: positiveInt(args.jobs, "--jobs"),
       fsync: !args["no-fsync"],
-      ...copyOptionsFrom(args),
+      ...copyOptionsFrom(args, [src, dst]),
     });
     if (key) {
       const [signed] = await sign(dst.withReference!({ digest: result.digest }), { key, registry: registryOptionsFrom(args, "dest"), signal: cliSignal });

@@ -26,9 +26,10 @@ export default defineCommand({
     if (!args.tag) throw new UsageError("flatten needs -t DST");
     const platforms = platformsFrom(rawArgs);
     if (platforms.length > 1) throw new UsageError("flatten takes one --platform");
-    const result = await flatten(parseImageRef(required(args.image, "IMAGE")), parseImageRef(args.tag), {
+    const [image, destination] = [parseImageRef(required(args.image, "IMAGE")), parseImageRef(args.tag)];
+    const result = await flatten(image, destination, {
       from: platforms[0],
-      ...copyOptionsFrom(args),
+      ...copyOptionsFrom(args, [image, destination]),
     });
     log.success(`wrote ${result.destination}`);
     printLines([result.digest]);

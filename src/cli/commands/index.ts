@@ -27,9 +27,10 @@ export default defineCommand({
     if (!args.tag) throw new UsageError("index needs -t DST");
     const images = args._.filter((a) => a !== "index");
     if (images.length === 0) throw new UsageError("name the images to put in the index");
-    const result = await createIndex(images.map(parseImageRef), parseImageRef(args.tag), {
+    const [sources, destination] = [images.map(parseImageRef), parseImageRef(args.tag)];
+    const result = await createIndex(sources, destination, {
       annotations: annotationsFrom(rawArgs),
-      ...copyOptionsFrom(args),
+      ...copyOptionsFrom(args, [...sources, destination]),
     });
     if (args.json) return printJson(result);
     log.success(`wrote ${result.destination}: ${result.platforms?.join(", ") ?? ""}`);

@@ -4,7 +4,7 @@ import { mirror } from "../../verbs/mirror.ts";
 import { commonArgs, jobsArg, jsonArg, platformArg, platformsFrom, positiveInt } from "../args.ts";
 import { log } from "../log.ts";
 import { progressFor } from "../progress.ts";
-import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
+import { checkPlainCredentials, copyRegistryArgs, reachedRefs, registryOptionsFrom } from "../registry-args.ts";
 import { printJson, printLines } from "../render.ts";
 import { cliSignal } from "../signal.ts";
 
@@ -34,6 +34,7 @@ export default defineCommand({
     if (!args.to) throw new UsageError("missing --to DIR");
     const sources = args._.filter((a) => a !== "mirror");
     if (sources.length === 0 && !args["nginx-conf"] && !args.caddyfile) throw new UsageError("name at least one image to mirror (or a config to regenerate)");
+    checkPlainCredentials(args, reachedRefs(sources.map((s) => s.split("=")[0]!)));
     const results = await mirror(sources, args.to, {
       nginxConf: args["nginx-conf"],
       caddyfile: args.caddyfile,

@@ -33,9 +33,10 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     if (!args.tag) throw new UsageError("missing -t DST");
     const list = (flag: string) => repeated(rawArgs, flag);
+    const [image, destination] = [parseImageRef(required(args.image, "IMAGE")), parseImageRef(args.tag)];
     const result = await mutate(
-      parseImageRef(required(args.image, "IMAGE")),
-      parseImageRef(args.tag),
+      image,
+      destination,
       {
         labels: keyValues(list("--label"), "--label"),
         annotations: keyValues([...list("-a"), ...list("--annotation")], "--annotation"),
@@ -46,7 +47,7 @@ export default defineCommand({
         ...(args.user !== undefined ? { user: args.user } : {}),
         ...(args["set-platform"] ? { platform: parsePlatform(args["set-platform"]) } : {}),
       },
-      copyOptionsFrom(args),
+      copyOptionsFrom(args, [image, destination]),
     );
     log.success(`wrote ${result.destination}: ${result.blobs.copied} blobs copied, ${result.blobs.skipped + result.blobs.mounted} reused`);
     printLines([result.digest]);

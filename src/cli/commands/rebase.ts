@@ -22,9 +22,8 @@ export default defineCommand({
   },
   async run({ args }) {
     if (!args["old-base"] || !args["new-base"] || !args.tag) throw new UsageError("rebase needs --old-base, --new-base and -t DST");
-    const result = await rebase(parseImageRef(required(args.image, "IMAGE")), parseImageRef(args["old-base"]), parseImageRef(args["new-base"]), parseImageRef(args.tag), {
-      ...copyOptionsFrom(args),
-    });
+    const refs = [parseImageRef(required(args.image, "IMAGE")), parseImageRef(args["old-base"]), parseImageRef(args["new-base"]), parseImageRef(args.tag)] as const;
+    const result = await rebase(...refs, { ...copyOptionsFrom(args, refs) });
     log.success(`wrote ${result.destination}`);
     printLines([result.digest]);
   },

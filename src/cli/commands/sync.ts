@@ -4,7 +4,7 @@ import { dockerSourceJobs, yamlSourceJobs } from "../../verbs/sync-sources.ts";
 import { parseSyncSpec, readSpec, sync } from "../../verbs/sync.ts";
 import { commonArgs, jsonArg, platformArg, platformsFrom, positiveInt, required } from "../args.ts";
 import { log } from "../log.ts";
-import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
+import { checkPlainCredentials, copyRegistryArgs, reachedRefs, registryOptionsFrom } from "../registry-args.ts";
 import { printJson, printLines } from "../render.ts";
 import { cliSignal } from "../signal.ts";
 
@@ -36,6 +36,7 @@ export default defineCommand({
   },
   async run({ args, rawArgs }) {
     const { jobs, errors } = await jobsFrom(args);
+    checkPlainCredentials(args, reachedRefs(jobs.flatMap((j) => [j.source, j.destination])));
     const results = [
       ...errors,
       ...(await sync(jobs, {
