@@ -34,10 +34,12 @@ export async function getBlob(ctx: RequestContext, name: string, digestText: str
   await ctx.require("pull", name);
   const digest = parseDigestParam(digestText);
   const { blobs, repos } = ctx.options.store;
-  const size = (await repos.hasBlobLink(name, digest)) || (await repos.getManifest(name, digest)) ? await blobs.stat(digest) : null;
+  const head = ctx.request.method === "HEAD";
+  const linked = async () => ((await repos.hasBlobLink(name, digest)) || (await repos.getManifest(name, digest)) ? blobs.stat(digest) : null);
+  const size = head && repos.blobSize ? await repos.blobSize(name, digest) : await linked();
   if (size === null) throw new ApiError("BLOB_UNKNOWN", `blob ${digest} is unknown to ${name}`);
   const headers: Record<string, string> = { ...apiVersionHeader, "Docker-Content-Digest": digest, "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes", ETag: `"${digest}"` };
-  if (ctx.request.method === "HEAD") return new Response(null, { headers: { ...headers, "Content-Length": String(size) } });
+  if (head) return new Response(null, { headers: { ...headers, "Content-Length": String(size) } });
   const range = parseRange(ctx.request.headers.get("range"), size);
   const path = blobs.filePath?.(digest);
   if (range) {

@@ -55,6 +55,11 @@ export interface RepoStore {
   /** Records that `repo` holds the blob (after an upload or a mount). */
   linkBlob(repo: string, digest: Digest): Promise<void>;
   hasBlobLink(repo: string, digest: Digest): Promise<boolean>;
+  /**
+   * The size of a blob `repo` can serve, or null, for a HEAD: where it differs from hasBlobLink
+   * then blobs.stat (a pull-through cache answers from upstream without fetching the bytes).
+   */
+  blobSize?(repo: string, digest: Digest): Promise<number | null>;
   unlinkBlob(repo: string, digest: Digest): Promise<boolean>;
   /** Every manifest digest linked in `repo` (for garbage collection). */
   manifestLinks(repo: string): Promise<Digest[]>;

@@ -126,6 +126,11 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
       async hasBlobLink(repo, digest) {
         return (await local.repos.hasBlobLink(repo, digest)) || fetchBlob(repo, parseDigest(digest));
       },
+      // a HEAD: what is here, else what upstream says, without fetching the bytes
+      async blobSize(repo, digest) {
+        if (await local.repos.hasBlobLink(repo, digest)) return local.blobs.stat(digest);
+        return upstreamBlobSize(repo, parseDigest(digest));
+      },
       async listTags(repo) {
         try {
           return (await upstreamCall(upstream.registry, () => Array.fromAsync(listTags(client(repo))))).sort();

@@ -82,6 +82,24 @@ describe("serve --proxy", () => {
     }
   });
 
+  test("a HEAD of a blob not yet cached is answered from upstream's HEAD, without fetching the bytes", async () => {
+    const image = randomImage({ seed: 1606, size: 150_000 });
+    const [layer] = [...image.blobs.values()].filter((b) => b.desc.mediaType.includes("layer"));
+    const origin = startFakeRegistry(image);
+    const headCache = await startServe(["--memory", "--proxy", origin.host]);
+    try {
+      const head = await fetch(`http://${headCache.host}/v2/test/image/blobs/${layer!.desc.digest}`, { method: "HEAD" });
+      expect(head.status).toBe(200);
+      expect(head.headers.get("content-length")).toBe(String(layer!.desc.size));
+      expect(origin.seen.filter((r) => r.method === "GET" && r.path.endsWith(layer!.desc.digest))).toEqual([]);
+      const get = await fetch(`http://${headCache.host}/v2/test/image/blobs/${layer!.desc.digest}`);
+      expect(new Uint8Array(await get.arrayBuffer())).toEqual(layer!.bytes);
+    } finally {
+      await headCache.stop();
+      origin.stop();
+    }
+  });
+
   test("an upstream blob whose bytes do not match its digest is not served, and not kept", async () => {
     const hostileImage = randomImage({ seed: 1604, size: 200_000 });
     const [layer] = [...hostileImage.blobs.values()].filter((b) => b.desc.mediaType.includes("layer"));
