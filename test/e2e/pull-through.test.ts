@@ -93,7 +93,7 @@ describe("serve --proxy", () => {
       expect(head.headers.get("content-length")).toBe(String(layer!.desc.size));
       expect(origin.seen.filter((r) => r.method === "GET" && r.path.endsWith(layer!.desc.digest))).toEqual([]);
       const get = await fetch(`http://${headCache.host}/v2/test/image/blobs/${layer!.desc.digest}`);
-      expect(new Uint8Array(await get.arrayBuffer())).toEqual(layer!.bytes);
+      expect(Buffer.from(await get.arrayBuffer())).toEqual(Buffer.from(layer!.bytes));
     } finally {
       await headCache.stop();
       origin.stop();
