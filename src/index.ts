@@ -1,5 +1,5 @@
 /** The library façade: what programs that embed stevedore import. The CLI is a thin shell over it. */
-export { Exit, StevedoreError, UsageError, NotFoundError, AuthError, IntegrityError, UnsupportedError, InterruptedError } from "./core/errors.ts";
+export { Exit, StevedoreError, UsageError, NotFoundError, AuthError, IntegrityError, UnsupportedError, InterruptedError, UpstreamError } from "./core/errors.ts";
 export { type Digest, parseDigest, digestOf } from "./core/digest.ts";
 export { type Reference, parseReference, formatReference, familiarReference } from "./core/reference.ts";
 export { type Descriptor } from "./core/descriptor.ts";
@@ -10,7 +10,7 @@ export { parseImageRef, transports } from "./transport/index.ts";
 export type { ImageRef, ImageSource, ImageDestination, Transport } from "./transport/types.ts";
 export { copy, type CopyOptions, type CopyResult, type CopyEvent } from "./verbs/copy.ts";
 export { inspect, getConfig, getRawManifest, type InspectSummary } from "./verbs/inspect.ts";
-export { listTags, deleteImage, catalog, login, logout } from "./verbs/registry.ts";
+export { listTags, tagImage, deleteImage, catalog, login, logout } from "./verbs/registry.ts";
 export { RegistryClient, type RegistryOptions } from "./registry/client.ts";
 export { serve, type ServeOptions, type RunningServer } from "./verbs/serve.ts";
 export { createHandler, type HandlerOptions } from "./server/handler.ts";
@@ -21,6 +21,8 @@ export type { Store } from "./store/types.ts";
 export { gc } from "./verbs/gc.ts";
 export { mirror } from "./verbs/mirror.ts";
 export { sync, parseSyncSpec } from "./verbs/sync.ts";
+export { dockerSourceJobs, yamlSourceJobs, type SyncTarget } from "./verbs/sync-sources.ts";
+export { pullThrough, type Upstream } from "./verbs/pull-through.ts";
 export { sign, type SignOptions } from "./verbs/sign.ts";
 export { verify, type VerifyPolicy } from "./verbs/verify.ts";
 export { generateKeyPair, parsePrivateKey, parsePublicKey } from "./sign/keys.ts";
