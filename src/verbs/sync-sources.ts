@@ -5,6 +5,8 @@
  * destination base plus the source's last path component and tag, or with `scoped` its whole
  * registry/repository path.
  */
+import { readdir, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { UsageError } from "../core/errors.ts";
 import { type Reference, formatReference, parseReference } from "../core/reference.ts";
 import { certificatesIn } from "../registry/certificates.ts";
@@ -36,6 +38,46 @@ export async function dockerSourceJobs(source: string, target: SyncTarget, regis
   const reference = parseReference(source, { defaultTag: false });
   if (reference.tag || reference.digest) return { jobs: [job(1, { reference, registry }, target)], errors: [] };
   return expand([{ reference, registry, tags: "all" }], target, signal);
+}
+
+/**
+ * `--src dir PATH`: a skopeo `dir:` image, or every one below PATH (what `--dest dir` wrote), each
+ * pushed under the destination with its path below PATH (`team/app:1.0`; no tag: `latest`).
+ */
+export async function dirSourceJobs(path: string, target: SyncTarget): Promise<Expanded> {
+  if (target.transport === "dir") throw new UsageError("--src dir goes to --dest docker (a directory to a directory is a copy of files)");
+  const images = (await exists(join(path, "manifest.json"))) ? [{ dir: path, name: basename(path) }] : await dirImagesBelow(path);
+  if (images.length === 0) throw new UsageError(`${path}: no dir: images (directories holding manifest.json) in it`);
+  const base = target.base.replace(/\/+$/, "");
+  const jobs = images.map(({ dir, name }, i) => ({
+    line: i + 1,
+    source: `dir:${dir}`,
+    destination: `docker://${base}/${/:[^/]*$/.test(name) ? name : `${name}:latest`}`,
+  }));
+  return { jobs, errors: [] };
+}
+
+async function dirImagesBelow(root: string): Promise<{ dir: string; name: string }[]> {
+  const found: { dir: string; name: string }[] = [];
+  const walk = async (relative: string): Promise<void> => {
+    const entries = await readdir(join(root, relative), { withFileTypes: true }).catch(() => []);
+    if (entries.some((e) => e.isFile() && e.name === "manifest.json")) {
+      found.push({ dir: join(root, relative), name: relative });
+      return;
+    }
+    for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+      if (entry.isDirectory()) await walk(relative ? `${relative}/${entry.name}` : entry.name);
+    }
+  };
+  await walk("");
+  return found;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** `--src yaml FILE`: skopeo's format (`images`, `images-by-tag-regex`, `credentials`, `tls-verify`, `cert-dir` per registry). */

@@ -82,6 +82,20 @@ describe("sync in skopeo's form", () => {
     expect((await readBack(`dir:${join(dir, "our-dir", source.host, "team/app:1.1")}`)).digest).toBe(images["1.1"].top.digest);
   });
 
+  test("dir: images back into a registry (--src dir), as skopeo imports them", async () => {
+    const usb = join(dir, "usb");
+    expect((await sk(["sync", "--src", "docker", "--dest", "dir", "--src-tls-verify=false", `${source.host}/team/app`, usb])).exitCode).toBe(0);
+    expect((await sk(["sync", "--src", "dir", "--dest", "docker", "--dest-tls-verify=false", usb, `${destination.host}/skopeo-import`])).exitCode).toBe(0);
+    const ours = await stevedore(["sync", "-q", "--src", "dir", "--dest", "docker", usb, `${destination.host}/ours-import`]);
+    expect(ours.stderr).toBe("");
+    expect(await tagged("ours-import/app")).toEqual(await tagged("skopeo-import/app"));
+    expect(Object.keys(await tagged("ours-import/app")).sort()).toEqual(["1.0", "1.1", "2.0"]);
+    const single = await stevedore(["sync", "-q", "--src", "dir", "--dest", "docker", join(usb, "app:2.0"), `${destination.host}/single`]);
+    expect(single.stderr).toBe("");
+    expect(await tagged("single/app")).toEqual({ "2.0": images["2.0"].top.digest });
+    expect((await stevedore(["sync", "--src", "dir", "--dest", "dir", usb, join(dir, "elsewhere")])).exitCode).toBe(Exit.usage);
+  });
+
   test("one tag of a repository, unscoped: its last path component and tag under the destination", async () => {
     const ours = await stevedore(["sync", "-q", "--src", "docker", "--dest", "docker", `${source.host}/team/app:2.0`, `${destination.host}/one/`]);
     expect(ours.stderr).toBe("");

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { StevedoreError, UsageError } from "../../core/errors.ts";
-import { dockerSourceJobs, yamlSourceJobs } from "../../verbs/sync-sources.ts";
+import { dirSourceJobs, dockerSourceJobs, yamlSourceJobs } from "../../verbs/sync-sources.ts";
 import { parseSyncSpec, readSpec, sync } from "../../verbs/sync.ts";
 import { commonArgs, jsonArg, platformArg, platformsFrom, positiveInt, required } from "../args.ts";
 import { log } from "../log.ts";
@@ -15,6 +15,7 @@ export const examples = [
   "stevedore sync --dry-run --json images.txt | jq '.[] | select(.error)'",
   "stevedore sync --src yaml --dest docker sync.yml localhost:5000/mirror   # skopeo sync's YAML",
   "stevedore sync --src docker --dest dir registry.example.com/team/app ./usb   # every tag, one dir: image each",
+  "stevedore sync --src dir --dest docker ./usb inner-registry:5000/mirror      # and back in, air-gapped",
 ];
 
 export default defineCommand({
@@ -22,7 +23,7 @@ export default defineCommand({
   args: {
     spec: { type: "positional", description: "Spec file, or - for standard input (with --src: the source)" },
     destination: { type: "positional", required: false, description: "With --src and --dest: where to sync to (registry/path, or a directory)" },
-    src: { type: "string", valueHint: "docker|yaml", description: "skopeo sync's form: the source is a repository (docker) or a YAML file of registries (yaml)" },
+    src: { type: "string", valueHint: "docker|yaml|dir", description: "skopeo sync's form: the source is a repository (docker), a YAML file of registries (yaml) or dir: images (dir)" },
     dest: { type: "string", valueHint: "docker|dir", description: "skopeo sync's form: the destination is a registry path (docker) or a directory (dir)" },
     scoped: { type: "boolean", description: "With --src: keep the source's registry and whole path under the destination" },
     all: { type: "boolean", alias: "a", description: "Copy every platform of each index" },
@@ -67,9 +68,10 @@ async function jobsFrom(args: { spec?: string; destination?: string; src?: strin
     if (args.destination !== undefined) throw new UsageError(`a spec file names its own destinations; "${args.destination}" goes with --src and --dest`);
     return parseSyncSpec(await readSpec(spec));
   }
-  if (args.src !== "docker" && args.src !== "yaml") throw new UsageError(`--src takes docker or yaml${args.src === undefined ? ", with --dest" : `, not "${args.src}"`}`);
+  if (args.src !== "docker" && args.src !== "yaml" && args.src !== "dir") throw new UsageError(`--src takes docker, yaml or dir${args.src === undefined ? ", with --dest" : `, not "${args.src}"`}`);
   if (args.dest !== "docker" && args.dest !== "dir") throw new UsageError(`--dest takes docker or dir${args.dest === undefined ? ", with --src" : `, not "${args.dest}"`}`);
   const target = { transport: args.dest, base: required(args.destination, "DESTINATION"), scoped: args.scoped } as const;
   const registry = registryOptionsFrom(args, "src");
+  if (args.src === "dir") return dirSourceJobs(spec, target);
   return args.src === "docker" ? dockerSourceJobs(spec, target, registry, cliSignal) : yamlSourceJobs(await readSpec(spec), target, registry, cliSignal);
 }
