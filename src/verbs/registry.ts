@@ -1,12 +1,12 @@
 import { chmod, mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { homedir } from "node:os";
-import { NotFoundError, UsageError } from "../core/errors.ts";
+import { AuthError, NotFoundError, UsageError } from "../core/errors.ts";
 import type { Digest } from "../core/digest.ts";
 import type { RawManifest } from "../core/manifest.ts";
 import { isValidTag, parseReference } from "../core/reference.ts";
 import { RegistryClient, type RegistryOptions } from "../registry/client.ts";
-import { type Credentials, encodeAuthEntry, loginKey } from "../registry/credentials.ts";
+import { type Credentials, encodeAuthEntry, findCredentials, loginKey } from "../registry/credentials.ts";
 import { registryErrorFrom } from "../registry/errors.ts";
 import { listRepositories } from "../registry/listing.ts";
 import { writeFileAtomic } from "../stream/file.ts";
@@ -102,6 +102,13 @@ export async function login(registry: string, username: string, password: string
     return true;
   });
   return file;
+}
+
+/** The user name the credential sources hold for a registry (podman and skopeo's `login --get-login`); AuthError when none. */
+export async function loggedInAs(registry: string, options: { authFile?: string } = {}): Promise<string> {
+  const found = await findCredentials(registry, undefined, { authFile: options.authFile });
+  if (!found) throw new AuthError(`not logged in to ${registry}`);
+  return "username" in found ? found.username : "<token>";
 }
 
 /** Removes a registry's stored credentials; NotFoundError when there were none. */

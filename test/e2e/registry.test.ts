@@ -158,7 +158,10 @@ for (const auth of ["none", "htpasswd", "token"] as RegistryAuth[]) {
         const inspected = await run([skopeo, "inspect", "--tls-verify=false", "--authfile", authFile, `docker://${registry.host}/team/app:multi`]);
         expect(inspected.exitCode).toBe(0);
         expect((await stevedore(["inspect", "-q", "--authfile", authFile, `docker://${registry.host}/team/app:multi`])).exitCode).toBe(0);
+        expect((await stevedore(["login", "--get-login", "--authfile", authFile, registry.host])).stdout).toBe("alice\n");
         expect((await stevedore(["logout", "--authfile", authFile, registry.host])).exitCode).toBe(0);
+        const isolated = { env: { HOME: dir, DOCKER_CONFIG: join(dir, "empty"), REGISTRY_AUTH_FILE: join(dir, "none.json") } };
+        expect((await stevedore(["login", "--get-login", "--authfile", authFile, registry.host], isolated)).exitCode).toBe(Exit.auth);
         expect(JSON.parse(require("node:fs").readFileSync(authFile, "utf8")).auths).toEqual({});
         expect((await stevedore(["logout", "--authfile", authFile, registry.host])).exitCode).toBe(Exit.notFound);
       });
