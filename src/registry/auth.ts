@@ -1,3 +1,4 @@
+import { getDomain } from "tldts";
 import { AuthError } from "../core/errors.ts";
 import type { Challenge } from "./challenge.ts";
 import type { Credentials } from "./credentials.ts";
@@ -10,14 +11,15 @@ export interface Token {
 
 /**
  * Whether a token realm may receive the registry's Basic credentials: the same host, or the same
- * registrable domain (auth.docker.io for registry-1.docker.io, ghcr.io for ghcr.io). A realm on an
- * unrelated domain gets an anonymous request: credentials are for the host they were given for.
+ * registrable domain by the Public Suffix List, private suffixes included (auth.docker.io for
+ * registry-1.docker.io; not attacker.co.uk for registry.example.co.uk, nor one github.io site for
+ * another). A realm elsewhere gets an anonymous request: credentials are for the host they were given for.
  */
 export function realmMayReceiveCredentials(registryUrl: URL, realm: URL): boolean {
   if (realm.protocol !== "https:" && registryUrl.protocol === "https:") return false;
   if (realm.hostname === registryUrl.hostname) return true;
-  const site = (host: string) => (/^[\d.]+$|:/.test(host) ? host : host.split(".").slice(-2).join("."));
-  return site(realm.hostname) === site(registryUrl.hostname);
+  const site = getDomain(registryUrl.hostname, { allowPrivateDomains: true });
+  return site !== null && site === getDomain(realm.hostname, { allowPrivateDomains: true });
 }
 
 export function basicHeader(credentials: Credentials): string {

@@ -115,7 +115,9 @@ export class RegistryClient {
         await sleep(backoffMs(this.retry, attempt), this.options.signal);
         continue;
       }
-      if (response.status === 401 && !authenticated && replayable) {
+      // only the registry's own answer may set how to authenticate with it (not a Link's or a redirect's host)
+      const own = new URL(response.url || url).origin === (await this.baseUrl()).origin;
+      if (response.status === 401 && !authenticated && replayable && own) {
         authenticated = true;
         await this.learnChallenge(response, scopes);
         continue;
@@ -199,6 +201,10 @@ export class RegistryClient {
       const next = new URL(location, current);
       if (current.protocol === "https:" && next.protocol !== "https:") {
         throw new RegistryError(`${url.host}: refusing a redirect from https to ${next.protocol.slice(0, -1)} (${next.host})`, response.status);
+      }
+      if (next.origin !== current.origin && body instanceof URLSearchParams && (response.status === 307 || response.status === 308)) {
+        // a token exchange's form carries a refresh token or a password: it goes to no other host
+        throw new RegistryError(`${current.host}: refusing to send a credential form on to ${next.host}`, response.status);
       }
       if (next.origin !== origin) {
         const { Authorization: _a, Cookie: _c, ...rest } = headers;

@@ -98,6 +98,11 @@ export class UploadBody {
     if (end === this.size) this.verifier.finish();
   }
 
+  /** Every byte was read and passed the check (a registry may claim the whole upload before it was sent). */
+  get complete(): boolean {
+    return this.hashed === this.size && this.failure === undefined;
+  }
+
   /** Stops reading (the upload is over, whichever way): the source's connection is let go. */
   close(): Promise<void> {
     return this.drop();

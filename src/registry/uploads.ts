@@ -1,5 +1,6 @@
 import type { Descriptor } from "../core/descriptor.ts";
 import { shortDigest } from "../core/digest.ts";
+import { IntegrityError } from "../core/errors.ts";
 import { type BlobReopener, byteReader } from "../stream/byte-reader.ts";
 import { scanFile } from "../stream/file.ts";
 import { BlobVerifier, verifyStream } from "../stream/verify.ts";
@@ -37,9 +38,10 @@ export async function uploadBlob(client: RegistryClient, desc: Descriptor, body:
   const verified = async () => {
     if (source.failure) throw source.failure;
   };
+  const complete = () => source.complete;
   try {
-    if (reopen) await uploadRereadable(client, desc, slice, verified, () => source.failure);
-    else await withUploadSession(client, desc, (session) => patchAndFinish(client, session, desc, { chunkSize: session.chunkSize(client.uploadChunkSize), body: slice }, verified));
+    if (reopen) await uploadRereadable(client, desc, { body: slice, failure: () => source.failure, complete }, verified);
+    else await withUploadSession(client, desc, (session) => patchAndFinish(client, session, desc, { chunkSize: session.chunkSize(client.uploadChunkSize), body: slice, complete }, verified));
   } finally {
     await source.close();
   }
@@ -53,7 +55,7 @@ export async function uploadBlob(client: RegistryClient, desc: Descriptor, body:
 export async function uploadBlobFile(client: RegistryClient, desc: Descriptor, path: string): Promise<void> {
   const verified = verifyFile(path, desc, `reading ${path}`);
   verified.catch(() => {}); // awaited below; a failure must not go unhandled while uploads run
-  await uploadRereadable(client, desc, (start, end) => Bun.file(path).slice(start, end), () => verified);
+  await uploadRereadable(client, desc, { body: (start, end) => Bun.file(path).slice(start, end) }, () => verified);
 }
 
 /**
@@ -62,13 +64,13 @@ export async function uploadBlobFile(client: RegistryClient, desc: Descriptor, p
  * dropped starts again in a new one, and a registry that refuses one large PATCH (413, a proxy's
  * body limit) gets the bytes again in chunks.
  */
-async function uploadRereadable(client: RegistryClient, desc: Descriptor, body: PatchPlan["body"], verified: () => Promise<void>, failure?: () => unknown): Promise<void> {
+async function uploadRereadable(client: RegistryClient, desc: Descriptor, bytes: Pick<PatchPlan, "body" | "failure" | "complete">, verified: () => Promise<void>): Promise<void> {
   const fallbacks = fallbackChunkSizes.filter((size) => size < desc.size);
   // fallback -1: the configured chunk size, or one PATCH
   for (let fallback = -1, restarts = 0; ; ) {
     const wanted = fallback < 0 ? client.uploadChunkSize : fallbacks[fallback];
     try {
-      await withUploadSession(client, desc, (session) => patchAndFinish(client, session, desc, { chunkSize: session.chunkSize(wanted), body, resumable: true, failure }, verified));
+      await withUploadSession(client, desc, (session) => patchAndFinish(client, session, desc, { ...bytes, chunkSize: session.chunkSize(wanted), resumable: true }, verified));
       return;
     } catch (err) {
       if (err instanceof RegistryError && err.status === 413 && fallback < fallbacks.length - 1) fallback++;
@@ -118,6 +120,8 @@ interface PatchPlan {
   readonly resumable?: boolean;
   /** Why reading the bytes failed, if it did: then a failed PATCH is that failure, not a cut. */
   failure?(): unknown;
+  /** Whether every byte was read and checked here (a stream's); the closing PUT waits for it. */
+  complete?(): boolean;
 }
 
 /**
@@ -160,6 +164,8 @@ async function patchAndFinish(client: RegistryClient, session: UploadSession, de
     ({ location, received: start } = await uploadStatus(client, location, session.what));
   }
   await verified();
+  // a registry that claims the whole upload early (after a cut) must not get the closing PUT before our check did
+  if (plan.complete && !plan.complete()) throw new IntegrityError(`blob ${shortDigest(desc.digest)}: ${session.what} says it holds every byte, but not all were sent`);
   await finish(client, location, desc, session.what);
 }
 

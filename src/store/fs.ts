@@ -218,7 +218,8 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
   }
 
   async function putBlob(digest: Digest, body: ReadableStream<Uint8Array> | Uint8Array, size?: number): Promise<void> {
-    if ((await statBlob(digest)) !== null) {
+    // the disk, not the size cache: a gc by another process may have removed what the cache remembers
+    if (await exists(blobPath(digest))) {
       // already here (a shared layer): the bytes must still match, but the file stays as it is
       await verifyOnly(body, { digest, size }, where);
       return;

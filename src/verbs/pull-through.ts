@@ -63,12 +63,13 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
   };
 
   /** Downloads a blob into the cache (once, whoever asks) and links it into `repo`; false when upstream has no such blob there. */
-  const fetchBlob = async (repo: string, digest: Digest): Promise<boolean> => {
+  const fetchBlob = async (repo: string, digest: Digest, joined = true): Promise<boolean> => {
     // asked upstream even when the bytes are here (another repository's): this repository must have them there
     const size = await upstreamBlobSize(repo, digest);
     if (size === null) return false;
     if ((await local.blobs.stat(digest)) === null) {
-      let download = downloads.get(digest);
+      let download = joined ? downloads.get(digest) : undefined;
+      const mine = !download;
       if (!download) {
         const desc = { mediaType: "application/octet-stream", digest, size };
         download = upstreamCall(upstream.registry, async () => local.blobs.put(digest, await getBlob(client(repo), desc), size)).finally(() => downloads.delete(digest));
@@ -77,6 +78,8 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
       try {
         await download;
       } catch (err) {
+        // another repository's download failed (its access, its copy): this one tries with its own
+        if (!mine) return fetchBlob(repo, digest, false);
         if (err instanceof NotFoundError) return false; // listed by HEAD, gone by GET
         throw err;
       }

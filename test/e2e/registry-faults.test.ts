@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Exit } from "../../src/core/errors.ts";
 import { parseImageRef } from "../../src/transport/index.ts";
@@ -146,6 +146,48 @@ describe("registry faults", () => {
     const asked = elsewhere.seen.filter((r) => r.path.endsWith("/tags/list"));
     expect(asked.length).toBeGreaterThan(0);
     expect(asked.every((r) => r.authorization === null)).toBe(true);
+  });
+
+  test("a 401 from another host (a Link's) does not set how to authenticate: no credentials to its realm", async () => {
+    const elsewhere = fake({
+      intercept: (_req, url) => (url.pathname === "/token" ? Response.json({ token: "x" }) : new Response("", { status: 401, headers: { "WWW-Authenticate": `Basic realm="elsewhere"` } })),
+    });
+    const registry = fake({
+      basic: { username: "alice", password: "secret" },
+      intercept: (_req, url) =>
+        url.pathname.endsWith("/tags/list") ? Response.json({ name: "test/image", tags: ["a"] }, { headers: { Link: `<http://${elsewhere.host}/v2/test/image/tags/list?last=a>; rel="next"` } }) : undefined,
+    });
+    await stevedore(["tags", "--creds", "alice:secret", `docker://${registry.host}/test/image`]);
+    expect(elsewhere.seen.every((r) => r.authorization === null)).toBe(true);
+  });
+
+  test("a token exchange redirected (307) to another host is refused: the refresh token stays", async () => {
+    const elsewhere = fake({});
+    const registry = fake({
+      intercept: (req, url) => {
+        if (url.pathname === "/token") return new Response(null, { status: 307, headers: { Location: `http://${elsewhere.host}/token` } });
+        if (!req.headers.get("authorization")) return new Response("", { status: 401, headers: { "WWW-Authenticate": `Bearer realm="http://${url.host}/token",service="fake"` } });
+        return undefined;
+      },
+    });
+    const config = join(dir, "identity-config");
+    mkdirSync(config, { recursive: true });
+    writeFileSync(join(config, "config.json"), JSON.stringify({ auths: { [registry.host]: { identitytoken: "refresh-me" } } }));
+    const result = await stevedore(["inspect", `docker://${registry.host}/test/image:latest`], { env: { DOCKER_CONFIG: config, HOME: dir } });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).not.toContain("refresh-me");
+    expect(elsewhere.seen).toEqual([]);
+  });
+
+  test("sync in skopeo's form and diff refuse plain credentials before asking any registry", async () => {
+    const a = fake({});
+    const b = fake({});
+    const sync = await stevedore(["sync", "--src", "docker", "--dest", "docker", "--creds", "alice:secret", `${a.host}/test/image`, `${b.host}/mirror`]);
+    expect(sync.exitCode).toBe(Exit.usage);
+    expect(sync.stderr).toContain("--src-creds");
+    const diff = await stevedore(["diff", "--registry-token", "t0ken", `docker://${a.host}/test/image:latest`, `docker://${b.host}/test/image:latest`]);
+    expect(diff.exitCode).toBe(Exit.usage);
+    expect(a.seen.length + b.seen.length).toBe(0);
   });
 
   test("plain --creds or --registry-token that would reach two registries is a usage error", async () => {

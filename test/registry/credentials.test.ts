@@ -72,6 +72,11 @@ describe("protocol pieces", () => {
     expect(realmMayReceiveCredentials(registry, new URL("https://evil.example.com/token"))).toBe(false);
     expect(realmMayReceiveCredentials(registry, new URL("http://auth.docker.io/token"))).toBe(false);
     expect(realmMayReceiveCredentials(new URL("http://127.0.0.1:5000"), new URL("http://127.0.0.1:6000/token"))).toBe(true);
+    // the registrable domain by the Public Suffix List: not two labels from the end
+    expect(realmMayReceiveCredentials(new URL("https://registry.gitlab.com"), new URL("https://gitlab.com/jwt/auth"))).toBe(true);
+    expect(realmMayReceiveCredentials(new URL("https://registry.example.co.uk"), new URL("https://auth.example.co.uk/token"))).toBe(true);
+    expect(realmMayReceiveCredentials(new URL("https://registry.example.co.uk"), new URL("https://attacker.co.uk/token"))).toBe(false);
+    expect(realmMayReceiveCredentials(new URL("https://team.github.io"), new URL("https://attacker.github.io/token"))).toBe(false);
   });
 
   test("WWW-Authenticate challenges are parsed, quoted commas included", () => {

@@ -74,6 +74,17 @@ describe("fs store", () => {
     expect(await readAll(await store.blobs.get(blob.digest))).toEqual(blob.bytes);
   });
 
+  test("a put of a blob removed from disk behind the store's back writes it again", async () => {
+    const root = freshRoot();
+    const store = await fsStore(root);
+    const blob = blobOf("put-gone", 3000);
+    await store.blobs.put(blob.digest, blob.bytes);
+    const stored = join(root, "blobs/sha256", blob.digest.slice("sha256:".length));
+    rmSync(stored); // the store still remembers its size
+    await store.blobs.put(blob.digest, streamOf(blob.bytes), blob.bytes.byteLength);
+    expect(existsSync(stored)).toBe(true);
+  });
+
   test("a new instance reads back tags, links, referrers and blobs from disk", async () => {
     const root = freshRoot();
     const config = blobOf("config", 30);

@@ -69,6 +69,9 @@ async function jobsFrom(args: { spec?: string; destination?: string; src?: strin
     return parseSyncSpec(await readSpec(spec));
   }
   if (args.src !== "docker" && args.src !== "yaml" && args.src !== "dir") throw new UsageError(`--src takes docker, yaml or dir${args.src === undefined ? ", with --dest" : `, not "${args.src}"`}`);
+  // before any registry is asked: the form reaches several, and skopeo's has no plain --creds either
+  const plain = ["creds", "registry-token"].find((f) => typeof args[f] === "string");
+  if (plain) throw new UsageError(`--src ${args.src} takes --src-${plain} and --dest-${plain}, not --${plain}`);
   if (args.dest !== "docker" && args.dest !== "dir") throw new UsageError(`--dest takes docker or dir${args.dest === undefined ? ", with --src" : `, not "${args.dest}"`}`);
   const target = { transport: args.dest, base: required(args.destination, "DESTINATION"), scoped: args.scoped } as const;
   const registry = registryOptionsFrom(args, "src");
