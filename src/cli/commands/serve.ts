@@ -48,6 +48,7 @@ export default defineCommand({
       onLog: (e) => log.info(`${e.method} ${e.path} ${e.status} ${e.ms.toFixed(1)}ms${e.user ? ` user=${e.user}` : ""}${e.error ? ` error=${e.error}` : ""}`),
     });
     log.start(`serving ${server.url.host} (${server.root ? `root ${server.root}` : "in memory"}${args.proxy ? `, a pull-through cache of ${args.proxy}` : ""})`);
+    if (args.proxy && args.memory) log.warn("a cache in memory grows with every image pulled through it, until the server stops: give --root for a lasting one");
     process.stdout.write(`${server.url.host}\n`);
     await new Promise<void>((resolve) => cliSignal.addEventListener("abort", () => resolve(), { once: true }));
     log.info("stopping: letting requests in flight finish");
