@@ -6,6 +6,7 @@ import { type AccessLogEntry, createHandler } from "../server/handler.ts";
 import { Htpasswd } from "../server/htpasswd.ts";
 import { fsStore } from "../store/fs.ts";
 import { memoryStore } from "../store/memory.ts";
+import { markServing } from "../store/serving.ts";
 import type { Store } from "../store/types.ts";
 import { type Upstream, pullThrough } from "./pull-through.ts";
 
@@ -52,6 +53,7 @@ function parseAddr(addr: string): { hostname: string; port: number } {
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   const root = options.memory ? undefined : (options.root ?? defaultRoot());
   const own = root ? await fsStore(root, { fsync: options.fsync ?? true }) : memoryStore();
+  const unmark = root ? await markServing(root) : async () => {};
   const store = options.proxy ? pullThrough(own, options.proxy) : own;
   const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), options) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
   // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
@@ -74,6 +76,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     stop: async () => {
       await server.stop(false);
       await store.settle?.();
+      await unmark();
     },
   };
 }

@@ -1,11 +1,14 @@
 import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { digestOf } from "../../src/core/digest.ts";
+import { Exit } from "../../src/core/errors.ts";
 import { fsStore } from "../../src/store/fs.ts";
 import type { Store } from "../../src/store/types.ts";
 import { gc } from "../../src/verbs/gc.ts";
 import { artifactFor } from "../helpers/artifact.ts";
+import { stevedore } from "../helpers/cli.ts";
 import { type FixtureImage, randomImage } from "../helpers/random-image.ts";
+import { startServe } from "../helpers/serve.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 
 async function put(store: Store, repo: string, image: FixtureImage, tag?: string): Promise<void> {
@@ -48,4 +51,24 @@ test("gc keeps what tags reach (and their referrers), removes the rest; --dry-ru
   expect((await store.repos.getManifest("app", "v1"))?.digest).toBe(kept.top.digest);
   expect((await store.repos.referrers("app", kept.top.digest)).map((d) => d.digest)).toEqual([sbom.top.digest]);
   expect(await store.uploads.get(old.id)).toBeNull();
+});
+
+test("gc refuses a root a stevedore serve is using (its caches would outlive what gc removes); --dry-run and --force go; after the server stops it sweeps", async () => {
+  const root = join(tmpDir(), "served");
+  const server = await startServe(["--root", root]);
+  let stopped = false;
+  try {
+    const refused = await stevedore(["gc", "--root", root]);
+    expect(refused.exitCode).toBe(Exit.usage);
+    expect(refused.stderr).toContain("is being served");
+    expect((await stevedore(["gc", "--dry-run", "--root", root])).exitCode).toBe(0);
+    const forced = await stevedore(["gc", "--force", "--root", root]);
+    expect(forced.exitCode).toBe(0);
+    expect(forced.stderr).toContain("restart the stevedore serve");
+    await server.stop();
+    stopped = true;
+    expect((await stevedore(["gc", "-q", "--root", root])).exitCode).toBe(0);
+  } finally {
+    if (!stopped) await server.stop();
+  }
 });

@@ -1,5 +1,7 @@
 import { defineCommand } from "citty";
+import { UsageError } from "../../core/errors.ts";
 import { fsStore } from "../../store/fs.ts";
+import { servingProcess } from "../../store/serving.ts";
 import { gc } from "../../verbs/gc.ts";
 import { defaultRoot } from "../../verbs/serve.ts";
 import { commonArgs, jsonArg } from "../args.ts";
@@ -9,15 +11,22 @@ import { printJson, printLines } from "../render.ts";
 export const examples = ["stevedore gc --root /srv/registry --dry-run", "stevedore gc --root /srv/registry"];
 
 export default defineCommand({
-  meta: { name: "gc", description: "Remove what no tag reaches from a serve root (run it while nothing pushes)" },
+  meta: { name: "gc", description: "Remove what no tag reaches from a serve root (not while a serve uses it)" },
   args: {
     root: { type: "string", valueHint: "DIR", description: "The serve root (default: ~/.local/share/stevedore/registry)" },
     "dry-run": { type: "boolean", description: "List what would be removed; remove nothing" },
+    force: { type: "boolean", description: "Sweep even while a stevedore serve uses the root (restart it afterwards)" },
     ...jsonArg,
     ...commonArgs,
   },
   async run({ args }) {
-    const result = await gc(await fsStore(args.root ?? defaultRoot()), { dryRun: args["dry-run"] });
+    const root = args.root ?? defaultRoot();
+    const pid = await servingProcess(root);
+    if (pid !== undefined && !args["dry-run"] && !args.force) {
+      throw new UsageError(`${root} is being served (stevedore serve, pid ${pid}): stop it first, or pass --force and restart it afterwards (its caches would go on answering for what gc removes)`);
+    }
+    const result = await gc(await fsStore(root), { dryRun: args["dry-run"] });
+    if (pid !== undefined && !args["dry-run"]) log.warn(`restart the stevedore serve using ${root} (pid ${pid}): its caches still hold what was removed`);
     if (args.json) return printJson(result);
     printLines([...result.manifests.map((m) => `manifest ${m.repo}@${m.digest}`), ...result.blobs.map((b) => `blob ${b}`), ...result.uploads.map((u) => `upload ${u}`)]);
     log.success(`${args["dry-run"] ? "would remove" : "removed"} ${result.manifests.length} manifests, ${result.blobs.length} blobs, ${result.uploads.length} upload sessions; kept ${result.keptBlobs} blobs`);
