@@ -80,7 +80,7 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** `--src yaml FILE`: skopeo's format (`images`, `images-by-tag-regex`, `credentials`, `tls-verify`, `cert-dir` per registry). */
+/** `--src yaml FILE`: skopeo's format (`images`, `images-by-tag-regex`, `images-by-semver`, `credentials`, `tls-verify`, `cert-dir` per registry). */
 export async function yamlSourceJobs(text: string, target: SyncTarget, registry: RegistryOptions, signal?: AbortSignal): Promise<Expanded> {
   return expand(parseSyncYaml(text, registry), target, signal);
 }
@@ -90,10 +90,10 @@ interface Wanted {
   readonly reference: Reference;
   readonly registry: RegistryOptions;
   /** Tags or digests; "all"; or a pattern the tags must match. */
-  readonly tags: readonly string[] | "all" | RegExp;
+  readonly tags: readonly string[] | "all" | ((tag: string) => boolean);
 }
 
-const registryKeys = new Set(["images", "images-by-tag-regex", "credentials", "tls-verify", "cert-dir"]);
+const registryKeys = new Set(["images", "images-by-tag-regex", "images-by-semver", "credentials", "tls-verify", "cert-dir"]);
 
 function parseSyncYaml(text: string, base: RegistryOptions): Wanted[] {
   let doc: unknown;
@@ -130,7 +130,11 @@ function parseSyncYaml(text: string, base: RegistryOptions): Wanted[] {
       } catch (err) {
         throw new UsageError(`${where}: images-by-tag-regex.${name}: ${(err as Error).message}`);
       }
-      wanted.push({ reference: reference(name), registry, tags: regex });
+      wanted.push({ reference: reference(name), registry, tags: (tag) => regex.test(tag) });
+    }
+    for (const [name, range] of Object.entries(optionalRecord(entry["images-by-semver"], `${where}: images-by-semver`))) {
+      if (typeof range !== "string") throw new UsageError(`${where}: images-by-semver.${name} must be a version range such as ">= 1.2.0"`);
+      wanted.push({ reference: reference(name), registry, tags: (tag) => satisfiesRange(tag, range) });
     }
   }
   return wanted;
@@ -179,9 +183,23 @@ async function tagsOf(want: Wanted, signal?: AbortSignal): Promise<readonly stri
   const repository = parseImageRef(`docker://${want.reference.registry}/${want.reference.repository}:latest`);
   const tags: string[] = [];
   for await (const tag of repository.listTags!({ signal, registry: want.registry })) {
-    if (want.tags === "all" || (want.tags as RegExp).test(tag)) tags.push(tag);
+    if (want.tags === "all" || (want.tags as (tag: string) => boolean)(tag)) tags.push(tag);
   }
   return tags.sort();
+}
+
+/**
+ * Whether a tag is a version in `range`, as skopeo's images-by-semver reads tags: a leading `v`
+ * allowed, `1` and `1.2` read as `1.0.0` and `1.2.0`; tags that are no version never match.
+ */
+function satisfiesRange(tag: string, range: string): boolean {
+  const short = /^(v?\d+)(\.\d+)?$/.exec(tag);
+  const version = short ? `${short[1]}${short[2] ?? ".0"}.0` : tag;
+  try {
+    return Bun.semver.satisfies(version, range);
+  } catch {
+    return false;
+  }
 }
 
 function withTagOrDigest(reference: Reference, tagOrDigest: string): Reference {

@@ -72,6 +72,14 @@ describe("sync in skopeo's form", () => {
     expect(lines.map((l) => l.destination)).toContain(`docker://${destination.host}/ours/tool:latest`);
   });
 
+  test("images-by-semver (newer skopeo's key) picks the tags in a version range", async () => {
+    const yaml = join(dir, "semver.yml");
+    await Bun.write(yaml, `${source.host}:\n  images-by-semver:\n    team/app: ">= 1.1"\n`);
+    const ours = await stevedore(["sync", "-q", "--src", "yaml", "--dest", "docker", yaml, `${destination.host}/semver`]);
+    expect(ours.stderr).toBe("");
+    expect(await tagged("semver/app")).toEqual({ "1.1": images["1.1"].top.digest, "2.0": images["2.0"].top.digest });
+  });
+
   test("a repository into a directory, scoped: the same directories skopeo makes, each a dir: image", async () => {
     const theirs = await sk(["sync", "--src", "docker", "--dest", "dir", "--scoped", "--src-tls-verify=false", `${source.host}/team/app`, join(dir, "skopeo-dir")]);
     expect(theirs.exitCode).toBe(0);
@@ -105,7 +113,7 @@ describe("sync in skopeo's form", () => {
   test("bad YAML is a usage error that says where: a number for a tag, an unknown key, broken syntax", async () => {
     for (const [text, message] of [
       [`${source.host}:\n  images:\n    team/app:\n      - 1.0\n`, "quote it"],
-      [`${source.host}:\n  images-by-semver:\n    team/app: ">= 1.0"\n`, 'unknown key "images-by-semver"'],
+      [`${source.host}:\n  image:\n    team/app: []\n`, 'unknown key "image"'],
       [`${source.host}:\n  images: [\n`, "sync YAML"],
     ] as const) {
       const yaml = join(dir, "bad.yml");
