@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Digest } from "../core/digest.ts";
 import { maxManifestBytes, toRawManifest } from "../core/manifest.ts";
@@ -15,6 +15,8 @@ export interface ManifestRoute {
 /** Every `/v2/NAME/manifests/REF` of a tree, with its media type and digest read from the bytes. */
 export async function manifestRoutes(root: string): Promise<ManifestRoute[]> {
   const routes: ManifestRoute[] = [];
+  // a tag is a hard link to its digest's file: each distinct file is read once
+  const known = new Map<string, { mediaType: string; digest: Digest }>();
   const walk = async (dir: string, name: string): Promise<void> => {
     const entries = await readdir(join(root, "v2", dir), { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
@@ -22,10 +24,17 @@ export async function manifestRoutes(root: string): Promise<ManifestRoute[]> {
       if (entry.name === "manifests" && name) {
         for (const ref of await readdir(join(root, "v2", dir, "manifests"))) {
           if (isTemporaryPath(ref)) continue;
-          const file = Bun.file(join(root, "v2", dir, "manifests", ref));
-          if (file.size > maxManifestBytes) continue;
-          const raw = toRawManifest(new Uint8Array(await file.arrayBuffer()), undefined, `${dir}/manifests/${ref}`);
-          routes.push({ path: `/v2/${name}/manifests/${ref}`, mediaType: raw.mediaType, digest: raw.digest });
+          const path = join(root, "v2", dir, "manifests", ref);
+          const { dev, ino, size } = await stat(path);
+          if (size > maxManifestBytes) continue;
+          const key = `${dev}:${ino}`;
+          let headers = known.get(key);
+          if (!headers) {
+            const raw = toRawManifest(new Uint8Array(await Bun.file(path).arrayBuffer()), undefined, `${dir}/manifests/${ref}`);
+            headers = { mediaType: raw.mediaType, digest: raw.digest };
+            known.set(key, headers);
+          }
+          routes.push({ path: `/v2/${name}/manifests/${ref}`, ...headers });
         }
       } else if (!["blobs", "tags", "referrers"].includes(entry.name)) {
         await walk(join(dir, entry.name), name ? `${name}/${entry.name}` : entry.name);
