@@ -6,9 +6,12 @@ import { cliSignal } from "./signal.ts";
 
 /**
  * What every command that writes an image takes from its flags: each side's registry settings,
- * Ctrl-C, and progress. `refs` are the images it reaches, so plain credentials never go to two registries.
+ * Ctrl-C, and progress. `images` are those it reaches, so no credential goes to two registries.
  */
-export function copyOptionsFrom(args: Record<string, unknown> & { quiet?: boolean }, refs: readonly ImageRef[]): Pick<CopyOptions, "sourceRegistry" | "destinationRegistry" | "signal" | "onProgress"> {
-  checkPlainCredentials(args, refs);
+export function copyOptionsFrom(
+  args: Record<string, unknown> & { quiet?: boolean },
+  images: { readonly sources: readonly ImageRef[]; readonly destination: ImageRef },
+): Pick<CopyOptions, "sourceRegistry" | "destinationRegistry" | "signal" | "onProgress"> {
+  checkPlainCredentials(args, [...images.sources, images.destination], images.sources);
   return { sourceRegistry: registryOptionsFrom(args, "src"), destinationRegistry: registryOptionsFrom(args, "dest"), signal: cliSignal, onProgress: progressFor(args) };
 }

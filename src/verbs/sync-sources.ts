@@ -103,6 +103,10 @@ function parseSyncYaml(text: string, base: RegistryOptions): Wanted[] {
     throw new UsageError(`sync YAML: ${(err as Error).message}`);
   }
   if (!isRecord(doc)) throw new UsageError("sync YAML: expected a mapping of registries");
+  // one credential for several registries would reach them all: the file names each one's
+  if ((base.credentials?.explicit || base.registryToken) && Object.keys(doc).length > 1) {
+    throw new UsageError("sync YAML names several registries: give each its credentials in the file (credentials: username, password), not --src-creds or --src-registry-token");
+  }
   const wanted: Wanted[] = [];
   for (const [host, entry] of Object.entries(doc)) {
     const where = `sync YAML, registry ${host}`;

@@ -190,6 +190,20 @@ describe("registry faults", () => {
     expect(a.seen.length + b.seen.length).toBe(0);
   });
 
+  test("a --src-creds that would reach two source registries is a usage error too (an index, a sync YAML)", async () => {
+    const a = fake({});
+    const b = fake({});
+    const index = await stevedore(["index", "--src-creds", "alice:secret", "-t", `oci:${join(dir, "two-sources")}:x`, `docker://${a.host}/test/image:latest`, `docker://${b.host}/test/image:latest`]);
+    expect(index.exitCode).toBe(Exit.usage);
+    expect(index.stderr).toContain("--src-creds would reach");
+    const yaml = join(dir, "two-registries.yml");
+    writeFileSync(yaml, `${a.host}:\n  images:\n    test/image: [latest]\n${b.host}:\n  images:\n    test/image: [latest]\n`);
+    const sync = await stevedore(["sync", "--src", "yaml", "--dest", "dir", "--src-creds", "alice:secret", yaml, join(dir, "yaml-out")]);
+    expect(sync.exitCode).toBe(Exit.usage);
+    expect(sync.stderr).toContain("give each its credentials in the file");
+    expect(a.seen.length + b.seen.length).toBe(0);
+  });
+
   test("plain --creds or --registry-token that would reach two registries is a usage error", async () => {
     const a = fake({});
     const b = fake({});

@@ -35,7 +35,7 @@ export default defineCommand({
     const destination = parseImageRef(args.tag);
     const result = await append(base, destination, layers, {
       keepMtime: args["keep-mtime"],
-      ...copyOptionsFrom(args, [base, destination]),
+      ...copyOptionsFrom(args, { sources: [base], destination }),
     });
     log.success(`wrote ${result.destination}`);
     printLines([result.digest]);

@@ -72,7 +72,7 @@ export default defineCommand({
       platforms: platformsFrom(rawArgs),
       jobs: positiveInt(args.jobs, "--jobs"),
       fsync: !args["no-fsync"],
-      ...copyOptionsFrom(args, [src, dst]),
+      ...copyOptionsFrom(args, { sources: [src], destination: dst }),
     });
     if (key) {
       const [signed] = await sign(dst.withReference!({ digest: result.digest }), { key, registry: registryOptionsFrom(args, "dest"), signal: cliSignal });

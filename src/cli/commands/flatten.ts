@@ -29,7 +29,7 @@ export default defineCommand({
     const [image, destination] = [parseImageRef(required(args.image, "IMAGE")), parseImageRef(args.tag)];
     const result = await flatten(image, destination, {
       from: platforms[0],
-      ...copyOptionsFrom(args, [image, destination]),
+      ...copyOptionsFrom(args, { sources: [image], destination }),
     });
     log.success(`wrote ${result.destination}`);
     printLines([result.digest]);

@@ -30,7 +30,7 @@ export default defineCommand({
     const [sources, destination] = [images.map(parseImageRef), parseImageRef(args.tag)];
     const result = await createIndex(sources, destination, {
       annotations: annotationsFrom(rawArgs),
-      ...copyOptionsFrom(args, [...sources, destination]),
+      ...copyOptionsFrom(args, { sources, destination }),
     });
     if (args.json) return printJson(result);
     log.success(`wrote ${result.destination}: ${result.platforms?.join(", ") ?? ""}`);

@@ -47,7 +47,7 @@ export default defineCommand({
         ...(args.user !== undefined ? { user: args.user } : {}),
         ...(args["set-platform"] ? { platform: parsePlatform(args["set-platform"]) } : {}),
       },
-      copyOptionsFrom(args, [image, destination]),
+      copyOptionsFrom(args, { sources: [image], destination }),
     );
     log.success(`wrote ${result.destination}: ${result.blobs.copied} blobs copied, ${result.blobs.skipped + result.blobs.mounted} reused`);
     printLines([result.digest]);

@@ -23,7 +23,7 @@ export default defineCommand({
   async run({ args }) {
     if (!args["old-base"] || !args["new-base"] || !args.tag) throw new UsageError("rebase needs --old-base, --new-base and -t DST");
     const refs = [parseImageRef(required(args.image, "IMAGE")), parseImageRef(args["old-base"]), parseImageRef(args["new-base"]), parseImageRef(args.tag)] as const;
-    const result = await rebase(...refs, { ...copyOptionsFrom(args, refs) });
+    const result = await rebase(...refs, { ...copyOptionsFrom(args, { sources: refs.slice(0, 3), destination: refs[3] }) });
     log.success(`wrote ${result.destination}`);
     printLines([result.digest]);
   },
