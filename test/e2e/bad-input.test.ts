@@ -211,6 +211,13 @@ describe("skopeo's --multi-arch and --preserve-digests", () => {
     expect(JSON.parse(one.stdout).digest).toBe(multi.images[1]!.digest);
   });
 
+  test("digest --platform prints that platform's image digest (crane digest --platform); an absent platform is exit 3", async () => {
+    expect((await stevedore(["digest", src])).stdout).toBe(`${multi.top.digest}\n`);
+    expect((await stevedore(["digest", "--platform", "linux/arm64", src])).stdout).toBe(`${multi.images[1]!.digest}\n`);
+    expect((await stevedore(["digest", "--platform", "linux/arm/v7", src])).stdout).toBe(`${multi.images[2]!.digest}\n`);
+    expectOneLineError(await stevedore(["digest", "--platform", "linux/s390x", src]), Exit.notFound, "no image for linux/s390x");
+  });
+
   test("--preserve-digests refuses a smaller index of chosen platforms (a new manifest), writing nothing", async () => {
     const result = await stevedore(["copy", "-q", "--preserve-digests", "--platform", "linux/amd64", "--platform", "linux/arm64", src, `oci:${join(dir, "two")}:x`]);
     expectOneLineError(result, Exit.failed, "an index of the chosen platforms is a new manifest, so its digest cannot be preserved");
