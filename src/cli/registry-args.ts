@@ -85,15 +85,17 @@ export function registryOptionsFrom(args: Record<string, unknown>, side?: "src" 
  * them: refused when those are on more than one registry, since each registry may only get its
  * own credentials (`--src-*` / `--dest-*` name them per side).
  */
-export function checkPlainCredentials(args: Record<string, unknown>, refs: readonly ImageRef[], sources: readonly ImageRef[] = []): void {
+export function checkPlainCredentials(args: Record<string, unknown>, refs: readonly ImageRef[], sources: readonly ImageRef[] = [], destinations: readonly ImageRef[] = []): void {
   const registriesOf = (images: readonly ImageRef[]) => [...new Set(images.flatMap((r) => (r.transport.name === "docker" && r.registry ? [r.registry] : [])))];
   const plain = ["creds", "registry-token"].find((f) => typeof args[f] === "string");
   const everywhere = registriesOf(refs);
   if (plain && everywhere.length > 1) throw new UsageError(`--${plain} would reach ${everywhere.join(" and ")}: give each side its own (--src-${plain}, --dest-${plain})`);
-  // the same for a source side that spans registries (an index of images from two of them)
-  const side = ["src-creds", "src-registry-token"].find((f) => typeof args[f] === "string");
-  const fromSources = registriesOf(sources);
-  if (side && fromSources.length > 1) throw new UsageError(`--${side} would reach ${fromSources.join(" and ")}: put the credentials in an auth file (stevedore login) so each registry gets its own`);
+  // the same for a side that spans registries (an index of images from two of them, a spec's destinations)
+  for (const [prefix, images] of [["src", sources], ["dest", destinations]] as const) {
+    const flag = [`${prefix}-creds`, `${prefix}-registry-token`].find((f) => typeof args[f] === "string");
+    const registries = registriesOf(images);
+    if (flag && registries.length > 1) throw new UsageError(`--${flag} would reach ${registries.join(" and ")}: put the credentials in an auth file (stevedore login) so each registry gets its own`);
+  }
 }
 
 /** The images a list of references reaches, for checkPlainCredentials: tag patterns (`:1.*`) name their repository; what does not parse is left to the command to report. */

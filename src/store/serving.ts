@@ -1,37 +1,49 @@
 import { readFile, rm } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../stream/file.ts";
 
 /**
- * `serve` marks the root it serves with its process id, so `gc` can refuse to sweep under it: a
- * running server's caches (blob sizes, repository state) would keep answering for what gc removed,
- * and a later push would skip the blobs it believes are there.
+ * `serve` marks the root it serves with its host and process id, so `gc` can refuse to sweep under
+ * it (a running server's caches of blob sizes and repository state would keep answering for what
+ * gc removed, and a later push would skip the blobs it believes are there) and a second server
+ * refuses to share it. A mark from another host, or another container's process namespace, cannot
+ * be checked: it counts as live (`gc --force` overrides); one whose process is gone is ignored.
  */
 const markerName = "serve.pid";
+
+export interface Server {
+  readonly pid: number;
+  readonly host: string;
+}
 
 /** Marks `root` as served by this process; the returned function removes the mark (if still ours). */
 export async function markServing(root: string): Promise<() => Promise<void>> {
   const marker = join(root, markerName);
-  await writeFileAtomic(marker, new TextEncoder().encode(`${process.pid}\n`));
+  await writeFileAtomic(marker, new TextEncoder().encode(`${process.pid} ${hostname()}\n`));
   return async () => {
-    if ((await servingPid(root)) === process.pid) await rm(marker, { force: true });
+    const mark = await readMark(root);
+    if (mark?.pid === process.pid && mark.host === hostname()) await rm(marker, { force: true });
   };
 }
 
-/** The id of a live process serving `root`, if one is; a mark left by a process that died is ignored. */
-export async function servingProcess(root: string): Promise<number | undefined> {
-  const pid = await servingPid(root);
-  if (pid === undefined) return undefined;
+/** The server marking `root`, when it may be alive; a mark left by a process that died (on this host) is ignored. */
+export async function servingProcess(root: string): Promise<Server | undefined> {
+  const mark = await readMark(root);
+  if (!mark) return undefined;
+  if (mark.host !== hostname()) return mark; // cannot tell from here: assume it runs
+  if (mark.pid === process.pid) return undefined; // a reused id: ours (a container's pid 1 again), not a server's
   try {
-    process.kill(pid, 0);
-    return pid;
+    process.kill(mark.pid, 0);
+    return mark;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM" ? pid : undefined; // EPERM: alive, another user's
+    return (err as NodeJS.ErrnoException).code === "EPERM" ? mark : undefined; // EPERM: alive, another user's
   }
 }
 
-async function servingPid(root: string): Promise<number | undefined> {
+async function readMark(root: string): Promise<Server | undefined> {
   const text = await readFile(join(root, markerName), "utf8").catch(() => undefined);
-  const pid = Number(text?.trim());
-  return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  const [pidText, host = hostname()] = text?.trim().split(/\s+/) ?? [];
+  const pid = Number(pidText);
+  return Number.isSafeInteger(pid) && pid > 0 ? { pid, host } : undefined;
 }

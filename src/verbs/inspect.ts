@@ -39,7 +39,7 @@ export async function getRawManifest(ref: ImageRef, options: InspectOptions = {}
 
 /** The digest of the image manifest for `platform`: the reference's own, or its index's entry (crane digest --platform). */
 export async function getImageDigest(ref: ImageRef, options: InspectOptions = {}): Promise<Digest> {
-  return withSource(ref, options, async (source) => (await chooseImage(source, options.platform)).raw.digest);
+  return withSource(ref, options, async (source) => (await chooseImage(source, options.platform, options.platform !== undefined)).raw.digest);
 }
 
 /** The exact bytes of the image config, choosing a platform from an index. */
@@ -82,13 +82,17 @@ async function withSource<T>(ref: ImageRef, options: InspectOptions, use: (sourc
 }
 
 /** The top manifest and the image manifest to describe: itself, or the index's entry for `platform`. */
-export async function chooseImage(source: ImageSource, platform = hostPlatform()): Promise<{ top: RawManifest; image: ImageManifest; raw: RawManifest }> {
+/**
+ * The top manifest and the image manifest to describe: itself, or the index's entry for `platform`
+ * (an index of one image gives that image, unless `strict`: a platform asked for by name must match).
+ */
+export async function chooseImage(source: ImageSource, platform = hostPlatform(), strict = false): Promise<{ top: RawManifest; image: ImageManifest; raw: RawManifest }> {
   const top = await source.getManifest();
   let current = top;
   for (let depth = 0; depth < 4; depth++) {
     const parsed = parseManifest(current);
     if (parsed.kind === "manifest") return { top, image: parsed, raw: current };
-    const entry = parsed.manifests.find((m) => platformMatches(platform, m.platform)) ?? (parsed.manifests.length === 1 ? parsed.manifests[0] : undefined);
+    const entry = parsed.manifests.find((m) => platformMatches(platform, m.platform)) ?? (parsed.manifests.length === 1 && !strict ? parsed.manifests[0] : undefined);
     if (!entry) throw new NotFoundError(`index ${current.digest}: no image for ${formatPlatform(platform)}`);
     current = await source.getManifest(entry.digest);
   }

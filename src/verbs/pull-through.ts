@@ -8,7 +8,7 @@
  * from any repository, share one download.
  */
 import { type Digest, isDigest, parseDigest } from "../core/digest.ts";
-import { NotFoundError, StevedoreError, UpstreamError } from "../core/errors.ts";
+import { AuthError, NotFoundError, StevedoreError, UpstreamError } from "../core/errors.ts";
 import { isValidTag } from "../core/reference.ts";
 import { getBlob } from "../registry/blobs.ts";
 import { RegistryClient, type RegistryOptions } from "../registry/client.ts";
@@ -78,8 +78,10 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
       try {
         await download;
       } catch (err) {
-        // another repository's download failed (its access, its copy): this one tries with its own
-        if (!mine) return fetchBlob(repo, digest, false);
+        // another repository's download was refused (its access, its copy): this one tries with its own;
+        // any other failure (upstream down, a cut) is every waiter's, not a reason for one download each
+        const refused = err instanceof NotFoundError || (err instanceof UpstreamError && err.cause instanceof AuthError);
+        if (!mine && refused) return fetchBlob(repo, digest, false);
         if (err instanceof NotFoundError) return false; // listed by HEAD, gone by GET
         throw err;
       }

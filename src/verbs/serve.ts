@@ -6,7 +6,7 @@ import { type AccessLogEntry, createHandler } from "../server/handler.ts";
 import { Htpasswd } from "../server/htpasswd.ts";
 import { fsStore } from "../store/fs.ts";
 import { memoryStore } from "../store/memory.ts";
-import { markServing } from "../store/serving.ts";
+import { markServing, servingProcess } from "../store/serving.ts";
 import type { Store } from "../store/types.ts";
 import { type Upstream, pullThrough } from "./pull-through.ts";
 
@@ -52,8 +52,12 @@ function parseAddr(addr: string): { hostname: string; port: number } {
 /** Starts the registry server on Bun.serve. */
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   const root = options.memory ? undefined : (options.root ?? defaultRoot());
+  if (root) {
+    // two servers on one root would each answer from caches the other's writes make stale
+    const other = await servingProcess(root);
+    if (other) throw new UsageError(`${root} is served already (stevedore serve, pid ${other.pid} on ${other.host}): give this one another --root`);
+  }
   const own = root ? await fsStore(root, { fsync: options.fsync ?? true }) : memoryStore();
-  const unmark = root ? await markServing(root) : async () => {};
   const store = options.proxy ? pullThrough(own, options.proxy) : own;
   const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), options) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
   // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
@@ -68,6 +72,8 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     idleTimeout: 120,
     ...(options.tls ? { tls: { cert: Bun.file(options.tls.cert), key: Bun.file(options.tls.key) } } : {}),
   });
+  // marked once it serves: a start that failed (an address in use) leaves no mark
+  const unmark = root ? await markServing(root) : async () => {};
   const scheme = options.tls ? "https" : "http";
   return {
     url: new URL(`${scheme}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`),

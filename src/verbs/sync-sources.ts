@@ -6,7 +6,7 @@
  * registry/repository path.
  */
 import { readdir, stat } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { UsageError } from "../core/errors.ts";
 import { type Reference, formatReference, parseReference } from "../core/reference.ts";
 import { certificatesIn } from "../registry/certificates.ts";
@@ -46,7 +46,7 @@ export async function dockerSourceJobs(source: string, target: SyncTarget, regis
  */
 export async function dirSourceJobs(path: string, target: SyncTarget): Promise<Expanded> {
   if (target.transport === "dir") throw new UsageError("--src dir goes to --dest docker (a directory to a directory is a copy of files)");
-  const images = (await exists(join(path, "manifest.json"))) ? [{ dir: path, name: basename(path) }] : await dirImagesBelow(path);
+  const images = (await exists(join(path, "manifest.json"))) ? [{ dir: path, name: basename(resolve(path)) }] : await dirImagesBelow(path);
   if (images.length === 0) throw new UsageError(`${path}: no dir: images (directories holding manifest.json) in it`);
   const base = target.base.replace(/\/+$/, "");
   const jobs = images.map(({ dir, name }, i) => ({
@@ -200,7 +200,8 @@ function satisfiesRange(tag: string, range: string): boolean {
   const short = /^(v?\d+)(\.\d+)?$/.exec(tag);
   const version = short ? `${short[1]}${short[2] ?? ".0"}.0` : tag;
   try {
-    return Bun.semver.satisfies(version, range);
+    // Masterminds' comma (skopeo's library) is npm's space: both mean "and"
+    return Bun.semver.satisfies(version, range.replaceAll(",", " "));
   } catch {
     return false;
   }

@@ -27,12 +27,13 @@ export async function manifestRoutes(root: string): Promise<ManifestRoute[]> {
           const path = join(root, "v2", dir, "manifests", ref);
           const { dev, ino, size } = await stat(path);
           if (size > maxManifestBytes) continue;
-          const key = `${dev}:${ino}`;
-          let headers = known.get(key);
+          // a filesystem without stable inode numbers (0) gets no cache
+          const key = ino ? `${dev}:${ino}` : undefined;
+          let headers = key ? known.get(key) : undefined;
           if (!headers) {
             const raw = toRawManifest(new Uint8Array(await Bun.file(path).arrayBuffer()), undefined, `${dir}/manifests/${ref}`);
             headers = { mediaType: raw.mediaType, digest: raw.digest };
-            known.set(key, headers);
+            if (key) known.set(key, headers);
           }
           routes.push({ path: `/v2/${name}/manifests/${ref}`, ...headers });
         }

@@ -216,6 +216,12 @@ describe("skopeo's --multi-arch and --preserve-digests", () => {
     expect((await stevedore(["digest", "--platform", "linux/arm64", src])).stdout).toBe(`${multi.images[1]!.digest}\n`);
     expect((await stevedore(["digest", "--platform", "linux/arm/v7", src])).stdout).toBe(`${multi.images[2]!.digest}\n`);
     expectOneLineError(await stevedore(["digest", "--platform", "linux/s390x", src]), Exit.notFound, "no image for linux/s390x");
+    // an index of one image: a platform asked for by name must still match
+    const single = randomImage({ seed: 32, platforms: [{ os: "linux", architecture: "amd64" }] });
+    await writeImage(parseImageRef(`oci:${join(dir, "single")}:x`), single);
+    expect((await stevedore(["index", "-q", "-t", `oci:${join(dir, "one-entry")}:x`, `oci:${join(dir, "single")}:x`])).exitCode).toBe(0);
+    expectOneLineError(await stevedore(["digest", "--platform", "linux/arm64", `oci:${join(dir, "one-entry")}:x`]), Exit.notFound, "no image for linux/arm64");
+    expect((await stevedore(["digest", "--platform", "linux/amd64", `oci:${join(dir, "one-entry")}:x`])).stdout).toBe(`${single.top.digest}\n`);
   });
 
   test("--preserve-digests refuses a smaller index of chosen platforms (a new manifest), writing nothing", async () => {

@@ -204,6 +204,17 @@ describe("registry faults", () => {
     expect(a.seen.length + b.seen.length).toBe(0);
   });
 
+  test("a --dest-creds for a spec file whose destinations are on two registries is refused before any request", async () => {
+    const a = fake({});
+    const b = fake({});
+    const spec = join(dir, "two-destinations.txt");
+    writeFileSync(spec, `oci:${join(dir, "nowhere")}:x docker://${a.host}/x:1\noci:${join(dir, "nowhere")}:y docker://${b.host}/y:1\n`);
+    const result = await stevedore(["sync", "--dest-creds", "alice:secret", spec]);
+    expect(result.exitCode).toBe(Exit.usage);
+    expect(result.stderr).toContain("--dest-creds would reach");
+    expect(a.seen.length + b.seen.length).toBe(0);
+  });
+
   test("plain --creds or --registry-token that would reach two registries is a usage error", async () => {
     const a = fake({});
     const b = fake({});

@@ -59,7 +59,10 @@ test("gc refuses a root a stevedore serve is using (its caches would outlive wha
   let stopped = false;
   try {
     const refused = await stevedore(["gc", "--root", root]);
-    expect(refused.exitCode).toBe(Exit.usage);
+    expect(refused.exitCode).toBe(Exit.failed);
+    const second = await stevedore(["serve", "--addr", "127.0.0.1:0", "--root", root]);
+    expect(second.exitCode).toBe(Exit.usage);
+    expect(second.stderr).toContain("is served already");
     expect(refused.stderr).toContain("is being served");
     expect((await stevedore(["gc", "--dry-run", "--root", root])).exitCode).toBe(0);
     const forced = await stevedore(["gc", "--force", "--root", root]);

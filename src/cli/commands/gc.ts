@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { UsageError } from "../../core/errors.ts";
+import { StevedoreError } from "../../core/errors.ts";
 import { fsStore } from "../../store/fs.ts";
 import { servingProcess } from "../../store/serving.ts";
 import { gc } from "../../verbs/gc.ts";
@@ -21,12 +21,12 @@ export default defineCommand({
   },
   async run({ args }) {
     const root = args.root ?? defaultRoot();
-    const pid = await servingProcess(root);
-    if (pid !== undefined && !args["dry-run"] && !args.force) {
-      throw new UsageError(`${root} is being served (stevedore serve, pid ${pid}): stop it first, or pass --force and restart it afterwards (its caches would go on answering for what gc removes)`);
+    const server = await servingProcess(root);
+    if (server && !args["dry-run"] && !args.force) {
+      throw new StevedoreError(`${root} is being served (stevedore serve, pid ${server.pid} on ${server.host}): stop it first, or pass --force and restart it afterwards (its caches would go on answering for what gc removes)`);
     }
     const result = await gc(await fsStore(root), { dryRun: args["dry-run"] });
-    if (pid !== undefined && !args["dry-run"]) log.warn(`restart the stevedore serve using ${root} (pid ${pid}): its caches still hold what was removed`);
+    if (server && !args["dry-run"]) log.warn(`restart the stevedore serve using ${root} (pid ${server.pid} on ${server.host}): its caches still hold what was removed`);
     if (args.json) return printJson(result);
     printLines([...result.manifests.map((m) => `manifest ${m.repo}@${m.digest}`), ...result.blobs.map((b) => `blob ${b}`), ...result.uploads.map((u) => `upload ${u}`)]);
     log.success(`${args["dry-run"] ? "would remove" : "removed"} ${result.manifests.length} manifests, ${result.blobs.length} blobs, ${result.uploads.length} upload sessions; kept ${result.keptBlobs} blobs`);

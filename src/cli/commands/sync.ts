@@ -37,7 +37,7 @@ export default defineCommand({
   },
   async run({ args, rawArgs }) {
     const { jobs, errors } = await jobsFrom(args);
-    checkPlainCredentials(args, reachedRefs(jobs.flatMap((j) => [j.source, j.destination])), reachedRefs(jobs.map((j) => j.source)));
+    checkPlainCredentials(args, reachedRefs(jobs.flatMap((j) => [j.source, j.destination])), reachedRefs(jobs.map((j) => j.source)), reachedRefs(jobs.map((j) => j.destination)));
     const results = [
       ...errors,
       ...(await sync(jobs, {
