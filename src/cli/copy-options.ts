@@ -12,6 +12,6 @@ export function copyOptionsFrom(
   args: Record<string, unknown> & { quiet?: boolean },
   images: { readonly sources: readonly ImageRef[]; readonly destination: ImageRef },
 ): Pick<CopyOptions, "sourceRegistry" | "destinationRegistry" | "signal" | "onProgress"> {
-  checkPlainCredentials(args, [...images.sources, images.destination], images.sources);
+  checkPlainCredentials(args, { sources: images.sources, destinations: [images.destination] });
   return { sourceRegistry: registryOptionsFrom(args, "src"), destinationRegistry: registryOptionsFrom(args, "dest"), signal: cliSignal, onProgress: progressFor(args) };
 }

@@ -8,11 +8,14 @@ async function password(prompt: string): Promise<string | undefined> {
   return process.stdin.isTTY ? readPassword(prompt) : undefined;
 }
 
-async function readKeyFile(path: string): Promise<string> {
+/** A file the user named, as text; a missing one is a usage error that says what it was for. */
+async function readNamedFile(path: string, what: string): Promise<string> {
   const file = Bun.file(path);
-  if (!(await file.exists())) throw new UsageError(`${path}: no such key file`);
+  if (!(await file.exists())) throw new UsageError(`${path}: no such ${what}`);
   return file.text();
 }
+
+const readKeyFile = (path: string) => readNamedFile(path, "key file");
 
 /** A private key; an encrypted one's password from `passphraseFile`'s first line (skopeo's --sign-passphrase-file), else as `password` finds it. */
 export async function loadSigningKey(path: string, passphraseFile?: string): Promise<SigningKey> {
@@ -23,9 +26,7 @@ export async function loadSigningKey(path: string, passphraseFile?: string): Pro
 }
 
 async function firstLine(path: string): Promise<string> {
-  const file = Bun.file(path);
-  if (!(await file.exists())) throw new UsageError(`${path}: no such passphrase file`);
-  return (await file.text()).split(/\r?\n/, 1)[0] ?? "";
+  return (await readNamedFile(path, "passphrase file")).split(/\r?\n/, 1)[0] ?? "";
 }
 
 export async function loadPublicKey(path: string): Promise<Uint8Array> {

@@ -80,21 +80,25 @@ export function registryOptionsFrom(args: Record<string, unknown>, side?: "src" 
   };
 }
 
+/** The credential flag given for a side (`src-creds`, `dest-registry-token`), or the plain one (`creds`) without a side. */
+export function credentialFlag(args: Record<string, unknown>, side?: "src" | "dest"): string | undefined {
+  const prefix = side ? `${side}-` : "";
+  return [`${prefix}creds`, `${prefix}registry-token`].find((f) => typeof args[f] === "string");
+}
+
 /**
- * The plain `--creds` / `--registry-token` of a command that reaches several images go to each of
- * them: refused when those are on more than one registry, since each registry may only get its
- * own credentials (`--src-*` / `--dest-*` name them per side).
+ * A credential flag goes to every image of its side (the plain one to both sides): refused when
+ * those are on more than one registry, since each registry may only get its own credentials
+ * (`--src-*` / `--dest-*` name them per side; auth files per registry).
  */
-export function checkPlainCredentials(args: Record<string, unknown>, refs: readonly ImageRef[], sources: readonly ImageRef[] = [], destinations: readonly ImageRef[] = []): void {
-  const registriesOf = (images: readonly ImageRef[]) => [...new Set(images.flatMap((r) => (r.transport.name === "docker" && r.registry ? [r.registry] : [])))];
-  const plain = ["creds", "registry-token"].find((f) => typeof args[f] === "string");
-  const everywhere = registriesOf(refs);
-  if (plain && everywhere.length > 1) throw new UsageError(`--${plain} would reach ${everywhere.join(" and ")}: give each side its own (--src-${plain}, --dest-${plain})`);
-  // the same for a side that spans registries (an index of images from two of them, a spec's destinations)
-  for (const [prefix, images] of [["src", sources], ["dest", destinations]] as const) {
-    const flag = [`${prefix}-creds`, `${prefix}-registry-token`].find((f) => typeof args[f] === "string");
-    const registries = registriesOf(images);
-    if (flag && registries.length > 1) throw new UsageError(`--${flag} would reach ${registries.join(" and ")}: put the credentials in an auth file (stevedore login) so each registry gets its own`);
+export function checkPlainCredentials(args: Record<string, unknown>, images: { readonly sources: readonly ImageRef[]; readonly destinations: readonly ImageRef[] }): void {
+  const registriesOf = (refs: readonly ImageRef[]) => [...new Set(refs.flatMap((r) => (r.transport.name === "docker" && r.registry ? [r.registry] : [])))];
+  for (const [side, refs] of [[undefined, [...images.sources, ...images.destinations]], ["src", images.sources], ["dest", images.destinations]] as const) {
+    const flag = credentialFlag(args, side);
+    const registries = registriesOf(refs);
+    if (!flag || registries.length < 2) continue;
+    const remedy = side ? "put the credentials in an auth file (stevedore login) so each registry gets its own" : `give each side its own (--src-${flag}, --dest-${flag})`;
+    throw new UsageError(`--${flag} would reach ${registries.join(" and ")}: ${remedy}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Descriptor } from "../core/descriptor.ts";
-import { shortDigest } from "../core/digest.ts";
+import { type Digest, shortDigest } from "../core/digest.ts";
 import { NotFoundError, StevedoreError } from "../core/errors.ts";
 import { type ByteReader, byteReader } from "../stream/byte-reader.ts";
 import { noteAllocated } from "../stream/gc-pacer.ts";
@@ -10,11 +10,17 @@ import { RegistryError, registryErrorFrom } from "./errors.ts";
 const maxResumes = 5;
 
 export async function hasBlob(client: RegistryClient, desc: Descriptor): Promise<boolean> {
-  const response = await client.request("HEAD", `/v2/${client.repository}/blobs/${desc.digest}`);
+  return (await headBlob(client, desc.digest)) !== null;
+}
+
+/** HEAD a blob: its Content-Length (undefined when the registry sends none), or null when absent. */
+export async function headBlob(client: RegistryClient, digest: Digest): Promise<number | undefined | null> {
+  const response = await client.request("HEAD", `/v2/${client.repository}/blobs/${digest}`);
   await response.body?.cancel();
-  if (response.status === 404) return false;
-  if (!response.ok) throw await registryErrorFrom(response, `blob ${shortDigest(desc.digest)}`);
-  return true;
+  if (response.status === 404) return null;
+  if (!response.ok) throw await registryErrorFrom(response, `blob ${shortDigest(digest)}`);
+  const size = Number(response.headers.get("content-length") ?? Number.NaN);
+  return Number.isSafeInteger(size) && size >= 0 ? size : undefined;
 }
 
 /**

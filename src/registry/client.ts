@@ -101,11 +101,12 @@ export class RegistryClient {
     const replayable = !(options.body instanceof ReadableStream) && method !== "PATCH";
     const scopes = options.scopes ?? [this.pullScope];
     let authenticated = false;
+    const origin = (await this.baseUrl()).origin;
     for (let attempt = 1; ; attempt++) {
       const url = typeof pathOrUrl === "string" ? await this.url(pathOrUrl) : pathOrUrl;
       const headers: Record<string, string> = { "User-Agent": "stevedore", ...options.headers };
       // a Link or Location the registry names may be on another host: credentials are for this one only
-      const auth = url.origin === (await this.baseUrl()).origin ? await this.authorization(scopes) : undefined;
+      const auth = url.origin === origin ? await this.authorization(scopes) : undefined;
       if (auth) headers.Authorization = auth;
       let response: Response;
       try {
@@ -116,7 +117,7 @@ export class RegistryClient {
         continue;
       }
       // only the registry's own answer may set how to authenticate with it (not a Link's or a redirect's host)
-      const own = new URL(response.url || url).origin === (await this.baseUrl()).origin;
+      const own = new URL(response.url || url).origin === origin;
       if (response.status === 401 && !authenticated && replayable && own) {
         authenticated = true;
         await this.learnChallenge(response, scopes);

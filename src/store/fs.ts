@@ -26,7 +26,7 @@ import { type RawManifest, referrerDescriptor } from "../core/manifest.ts";
 import { isValidTag } from "../core/reference.ts";
 import { openDirect } from "../stream/direct-io.ts";
 import { noteAllocated } from "../stream/gc-pacer.ts";
-import { digestFile, isTemporaryPath, pipeToHandle, readFileStream, temporaryPath, writeFileAtomic } from "../stream/file.ts";
+import { digestFile, isTemporaryPath, pathExists, pipeToHandle, readFileStream, temporaryPath, writeFileAtomic } from "../stream/file.ts";
 import { BlobVerifier } from "../stream/verify.ts";
 import { storedManifest } from "./manifest-record.ts";
 import { checkRepoName, checkTag, isUploadId, newUploadId } from "./names.ts";
@@ -73,13 +73,6 @@ function fromLinkName(name: string): Digest | undefined {
 
 async function listDir(path: string): Promise<string[]> {
   return readdir(path).catch(() => [] as string[]);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** A JSON file, or undefined when it is missing or unreadable (a crash without fsync can leave it empty). */
@@ -180,7 +173,7 @@ async function sweepUploads(dir: string, now: number): Promise<void> {
   for (const name of await listDir(dir)) {
     const path = join(dir, name);
     const broken = isUploadId(name)
-      ? !(await exists(join(path, "info.json"))) || !(await exists(join(path, "data")))
+      ? !(await pathExists(join(path, "info.json"))) || !(await pathExists(join(path, "data")))
       : now - ((await stat(path).catch(() => undefined))?.mtimeMs ?? 0) > staleTemporaryMs;
     if (broken) await rm(path, { recursive: true, force: true });
   }
@@ -219,7 +212,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
 
   async function putBlob(digest: Digest, body: ReadableStream<Uint8Array> | Uint8Array, size?: number): Promise<void> {
     // the disk, not the size cache: a gc by another process may have removed what the cache remembers
-    if (await exists(blobPath(digest))) {
+    if (await pathExists(blobPath(digest))) {
       // already here (a shared layer): the bytes must still match, but the file stays as it is
       await verifyOnly(body, { digest, size }, where);
       return;
@@ -574,19 +567,18 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
           if (actual !== digest) {
             throw new IntegrityError(`blob ${shortDigest(digest)}: digest mismatch (got ${shortDigest(actual)}) finishing upload ${id} ${where}`);
           }
+          sessions.delete(id);
           // the disk, not the size cache: a gc between pushes may have removed what the cache remembers
-          if (!(await exists(blobPath(digest)))) {
+          if (!(await pathExists(blobPath(digest)))) {
             await mkdir(dirname(blobPath(digest)), { recursive: true });
             // same filesystem: the verified data becomes the blob by rename, never copied
             await rename(data, blobPath(digest));
             sizes.set(digest, session.size);
-            sessions.delete(id);
             await rm(uploadDir(id), { recursive: true, force: true });
           } else {
             // another repository pushed these bytes already: renaming over that file would free
             // its blocks first (~40 ms for 256 MiB here) before answering. The session is ended by
             // a rename and its copy removed afterwards (a crash leaves a temporary the next start sweeps).
-            sessions.delete(id);
             const leftover = temporaryPath(uploadDir(id));
             await rename(uploadDir(id), leftover);
             const removal = rm(leftover, { recursive: true, force: true }).catch(() => {});

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { type FileHandle, mkdir, open, rename, rm } from "node:fs/promises";
+import { type FileHandle, mkdir, open, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Descriptor } from "../core/descriptor.ts";
 import { type Digest, type DigestAlgorithm, DigestHasher } from "../core/digest.ts";
@@ -25,6 +25,14 @@ export async function openForReading(path: string): Promise<FileHandle> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new NotFoundError(`${path}: no such file`);
     throw err;
   }
+}
+
+/** Whether a path exists (a file or a directory). */
+export async function pathExists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Streams a file (or a byte range of it) in 1 MiB chunks; a missing file is a NotFoundError. */

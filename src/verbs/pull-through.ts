@@ -10,7 +10,7 @@
 import { type Digest, isDigest, parseDigest } from "../core/digest.ts";
 import { AuthError, NotFoundError, StevedoreError, UpstreamError } from "../core/errors.ts";
 import { isValidTag } from "../core/reference.ts";
-import { getBlob } from "../registry/blobs.ts";
+import { getBlob, headBlob } from "../registry/blobs.ts";
 import { RegistryClient, type RegistryOptions } from "../registry/client.ts";
 import { RegistryError } from "../registry/errors.ts";
 import { listTags } from "../registry/listing.ts";
@@ -92,12 +92,8 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
 
   const upstreamBlobSize = (repo: string, digest: Digest): Promise<number | null> =>
     upstreamCall(upstream.registry, async () => {
-      const response = await client(repo).request("HEAD", `/v2/${repo}/blobs/${digest}`);
-      await response.body?.cancel();
-      if (response.status === 404) return null;
-      if (!response.ok) throw new RegistryError(`${repo}: blob ${digest}: ${response.status}`, response.status);
-      const size = Number(response.headers.get("content-length"));
-      if (!Number.isSafeInteger(size) || size < 0) throw new StevedoreError(`${repo}: blob ${digest} has no length`);
+      const size = await headBlob(client(repo), digest);
+      if (size === undefined) throw new StevedoreError(`${repo}: blob ${digest} has no length`);
       return size;
     });
 

@@ -3,7 +3,6 @@ import { dirname, join } from "node:path";
 import { homedir } from "node:os";
 import { AuthError, NotFoundError, UsageError } from "../core/errors.ts";
 import type { Digest } from "../core/digest.ts";
-import type { RawManifest } from "../core/manifest.ts";
 import { isValidTag, parseReference } from "../core/reference.ts";
 import { RegistryClient, type RegistryOptions } from "../registry/client.ts";
 import { type Credentials, encodeAuthEntry, findCredentials, loginKey } from "../registry/credentials.ts";
@@ -11,6 +10,7 @@ import { registryErrorFrom } from "../registry/errors.ts";
 import { listRepositories } from "../registry/listing.ts";
 import { writeFileAtomic } from "../stream/file.ts";
 import type { ImageRef, OpenOptions } from "../transport/types.ts";
+import { getRawManifest } from "./inspect.ts";
 
 /** Every tag of the image's repository (or layout, or archive). */
 export function listTags(ref: ImageRef, options: OpenOptions = {}): AsyncIterable<string> {
@@ -25,13 +25,7 @@ export function listTags(ref: ImageRef, options: OpenOptions = {}): AsyncIterabl
 export async function tagImage(ref: ImageRef, tags: readonly string[], options: OpenOptions = {}): Promise<Digest> {
   if (!ref.withReference) throw new UsageError(`${ref.transport.name}: has no tags to add (tag docker://, oci: or static: images)`);
   for (const tag of tags) if (!isValidTag(tag)) throw new UsageError(`invalid tag "${tag}": expected [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`);
-  const source = await ref.openSource(options);
-  let top: RawManifest;
-  try {
-    top = await source.getManifest();
-  } finally {
-    await source.close();
-  }
+  const top = await getRawManifest(ref, options);
   for (const tag of tags) {
     // the blobs and child manifests are in this repository already: only the manifest is written
     const destination = await ref.withReference({ tag }).openDestination(options);

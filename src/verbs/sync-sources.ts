@@ -1,18 +1,18 @@
 /**
- * skopeo sync's sources, for `stevedore sync --src docker|yaml`: a registry repository (one image,
- * or every tag), or a YAML file naming registries and their images, each with its own TLS and
- * credential settings. Both become sync jobs whose destination is named as skopeo names it: the
- * destination base plus the source's last path component and tag, or with `scoped` its whole
- * registry/repository path.
+ * skopeo sync's sources, for `stevedore sync --src docker|yaml|dir`: a registry repository (one
+ * image, or every tag), a YAML file naming registries and their images, each with its own TLS and
+ * credential settings, or the dir: images `--dest dir` wrote. All become sync jobs whose
+ * destination is named as skopeo names it: the destination base plus the source's last path
+ * component and tag, or with `scoped` its whole registry/repository path.
  */
-import { readdir, stat } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { UsageError } from "../core/errors.ts";
 import { type Reference, formatReference, parseReference } from "../core/reference.ts";
 import { certificatesIn } from "../registry/certificates.ts";
 import type { RegistryOptions } from "../registry/client.ts";
-import { parseImageRef } from "../transport/index.ts";
 import { type SyncJob, type SyncLineResult, failedLine } from "./sync.ts";
+import { repositoryTags } from "./tag-patterns.ts";
 
 /** Where skopeo-style sync writes: `docker` (a registry and path) or `dir` (a directory of dir: images). */
 export interface SyncTarget {
@@ -46,17 +46,16 @@ export async function dockerSourceJobs(source: string, target: SyncTarget, regis
  */
 export async function dirSourceJobs(path: string, target: SyncTarget): Promise<Expanded> {
   if (target.transport === "dir") throw new UsageError("--src dir goes to --dest docker (a directory to a directory is a copy of files)");
-  const images = (await exists(join(path, "manifest.json"))) ? [{ dir: path, name: basename(resolve(path)) }] : await dirImagesBelow(path);
+  const images = await dirImagesBelow(path);
   if (images.length === 0) throw new UsageError(`${path}: no dir: images (directories holding manifest.json) in it`);
-  const base = target.base.replace(/\/+$/, "");
-  const jobs = images.map(({ dir, name }, i) => ({
-    line: i + 1,
-    source: `dir:${dir}`,
-    destination: `docker://${base}/${/:[^/]*$/.test(name) ? name : `${name}:latest`}`,
-  }));
+  const jobs = images.map(({ dir, name }, i) => {
+    const named = name || basename(resolve(path)); // PATH is itself the image
+    return { line: i + 1, source: `dir:${dir}`, destination: destinationOf(target, /:[^/]*$/.test(named) ? named : `${named}:latest`) };
+  });
   return { jobs, errors: [] };
 }
 
+/** The dir: images at or below `root`, each with its path below it ("" for `root` itself). */
 async function dirImagesBelow(root: string): Promise<{ dir: string; name: string }[]> {
   const found: { dir: string; name: string }[] = [];
   const walk = async (relative: string): Promise<void> => {
@@ -71,13 +70,6 @@ async function dirImagesBelow(root: string): Promise<{ dir: string; name: string
   };
   await walk("");
   return found;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** `--src yaml FILE`: skopeo's format (`images`, `images-by-tag-regex`, `images-by-semver`, `credentials`, `tls-verify`, `cert-dir` per registry). */
@@ -184,12 +176,8 @@ async function expand(wanted: readonly Wanted[], target: SyncTarget, signal?: Ab
 
 async function tagsOf(want: Wanted, signal?: AbortSignal): Promise<readonly string[]> {
   if (Array.isArray(want.tags)) return want.tags;
-  const repository = parseImageRef(`docker://${want.reference.registry}/${want.reference.repository}:latest`);
-  const tags: string[] = [];
-  for await (const tag of repository.listTags!({ signal, registry: want.registry })) {
-    if (want.tags === "all" || (want.tags as (tag: string) => boolean)(tag)) tags.push(tag);
-  }
-  return tags.sort();
+  const wanted = want.tags === "all" ? () => true : (want.tags as (tag: string) => boolean);
+  return repositoryTags(`docker://${want.reference.registry}/${want.reference.repository}`, wanted, { signal, registry: want.registry });
 }
 
 /**
@@ -216,9 +204,13 @@ function withTagOrDigest(reference: Reference, tagOrDigest: string): Reference {
 function job(line: number, image: SourceImage, target: SyncTarget): SyncJob {
   const name = formatReference(image.reference);
   const suffix = target.scoped ? name : name.slice(name.lastIndexOf("/") + 1);
+  return { line, source: `docker://${name}`, destination: destinationOf(target, suffix), sourceRegistry: image.registry };
+}
+
+/** `suffix` (`app:1.0`, `team/app:1.0`) under the target's base, as a reference of its transport. */
+function destinationOf(target: SyncTarget, suffix: string): string {
   const base = target.base.replace(/\/+$/, "");
-  const destination = target.transport === "docker" ? `docker://${base}/${suffix}` : `dir:${base}/${suffix}`;
-  return { line, source: `docker://${name}`, destination, sourceRegistry: image.registry };
+  return target.transport === "docker" ? `docker://${base}/${suffix}` : `dir:${base}/${suffix}`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -21,13 +21,19 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\-]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".")}$`);
 }
 
+/** The tags of `repository` (a reference without its tag: `docker://HOST/team/app`, `oci:./layout`) that `wanted` keeps, sorted. */
+export async function repositoryTags(repository: string, wanted: (tag: string) => boolean, options: { signal?: AbortSignal; registry?: RegistryOptions } = {}): Promise<string[]> {
+  const listing = parseImageRef(`${repository}:latest`);
+  if (!listing.listTags) throw new UsageError(`${repository}: this transport has no tags to list`);
+  const tags: string[] = [];
+  for await (const tag of listing.listTags(options)) if (wanted(tag)) tags.push(tag);
+  return tags.sort();
+}
+
 /** The repository's tags the pattern matches, sorted; none is an error that says so. */
 export async function matchingTags({ repository, pattern }: TagPattern, options: { signal?: AbortSignal; sourceRegistry?: RegistryOptions } = {}): Promise<string[]> {
-  const listing = parseImageRef(`${repository}:latest`);
-  if (!listing.listTags) throw new UsageError(`${repository}: this transport has no tags to match "${pattern}" against`);
   const wanted = globToRegExp(pattern);
-  const tags: string[] = [];
-  for await (const tag of listing.listTags({ signal: options.signal, registry: options.sourceRegistry })) if (wanted.test(tag)) tags.push(tag);
+  const tags = await repositoryTags(repository, (tag) => wanted.test(tag), { signal: options.signal, registry: options.sourceRegistry });
   if (tags.length === 0) throw new UsageError(`no tag of ${repository} matches "${pattern}"`);
-  return tags.sort();
+  return tags;
 }

@@ -165,6 +165,10 @@ describe("bad flags and arguments of the image-writing commands: one line, a doc
     ["--preserve-digests into docker-archive, which rewrites the manifest", ["copy", "-q", "--preserve-digests", src, `docker-archive:${join(dir, "out-preserve.tar")}:app:1`], Exit.failed, "stores layers uncompressed, so the manifest's digest changes: it cannot be preserved", "out-preserve.tar"],
     ["--preserve-digests with --format", ["copy", "-q", "--preserve-digests", "--format", "v2s2", src, `oci:${join(dir, "out-preserve-format")}:x`], Exit.usage, "--preserve-digests cannot go with --format", "out-preserve-format"],
     ["--multi-arch index-only", ["copy", "-q", "--multi-arch", "index-only", src, `oci:${join(dir, "out-multi-arch")}:x`], Exit.usage, "index-only, which copies an index without its images, is not supported", "out-multi-arch"],
+    ["--sign-passphrase-file without a key", ["copy", "-q", "--sign-passphrase-file", join(dir, "pass"), src, `oci:${join(dir, "out-passphrase")}:x`], Exit.usage, "--sign-passphrase-file goes with --sign-by-sigstore-private-key", "out-passphrase"],
+    ["sync with an unknown --src", ["sync", "--src", "ftp", "--dest", "docker", join(dir, "spec"), "localhost:5000/x"], Exit.usage, '--src takes docker, yaml or dir, not "ftp"', "spec"],
+    ["sync in skopeo's form without its destination", ["sync", "--src", "yaml", "--dest", "dir", join(dir, "no.yml")], Exit.usage, "missing DESTINATION", "no.yml"],
+    ["serve --proxy naming no registry host", ["serve", "--memory", "--addr", "127.0.0.1:0", "--proxy", "not a host"], Exit.usage, '"not a host" is not a registry host', "not a host"],
   ] as const)("%s", async (_, args, code, message, output) => {
     const result = await stevedore(args);
     expectOneLineError(result, code, message);

@@ -10,8 +10,7 @@ import { commonArgs, jobsArg, jsonArg, platformArg, platformsFrom, positiveInt, 
 import { copyOptionsFrom } from "../copy-options.ts";
 import { log } from "../log.ts";
 import { loadSigningKey } from "../keys.ts";
-import { copyRegistryArgs, registryOptionsFrom } from "../registry-args.ts";
-import { cliSignal } from "../signal.ts";
+import { copyRegistryArgs } from "../registry-args.ts";
 import { printJson, printLines } from "../render.ts";
 
 export const examples = [
@@ -65,6 +64,7 @@ export default defineCommand({
     const key = keyPath ? await loadSigningKey(keyPath, args["sign-passphrase-file"]) : undefined;
     const run = (options: CopyOptions) =>
       format ? convertTo(src, dst, format, options) : compression ? copyRecompressed(src, dst, compression, options) : copy(src, dst, options);
+    const sides = copyOptionsFrom(args, { sources: [src], destination: dst });
     const result = await run({
       all: args.all || multiArch === "all",
       referrers: args.referrers,
@@ -72,10 +72,10 @@ export default defineCommand({
       platforms: platformsFrom(rawArgs),
       jobs: positiveInt(args.jobs, "--jobs"),
       fsync: !args["no-fsync"],
-      ...copyOptionsFrom(args, { sources: [src], destination: dst }),
+      ...sides,
     });
     if (key) {
-      const [signed] = await sign(dst.withReference!({ digest: result.digest }), { key, registry: registryOptionsFrom(args, "dest"), signal: cliSignal });
+      const [signed] = await sign(dst.withReference!({ digest: result.digest }), { key, registry: sides.destinationRegistry, signal: sides.signal });
       log.success(`signed ${result.digest}: ${signed!.signature}`);
     }
     if (args.digestfile) await writeFileAtomic(args.digestfile, new TextEncoder().encode(result.digest));

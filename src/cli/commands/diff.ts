@@ -13,7 +13,7 @@ export default defineCommand({
   args: { a: { type: "positional", description: "First image" }, b: { type: "positional", description: "Second image" }, ...jsonArg, ...registryArgs, ...commonArgs },
   async run({ args }) {
     const [a, b] = [parseImageRef(required(args.a, "IMAGE_A")), parseImageRef(required(args.b, "IMAGE_B"))];
-    checkPlainCredentials(args, [a, b]);
+    checkPlainCredentials(args, { sources: [a, b], destinations: [] });
     const result = await diffImages(a, b, { registry: registryOptionsFrom(args), signal: cliSignal });
     if (args.json) return printJson(result);
     printLines([...result.added.map((p) => `+ ${p}`), ...result.removed.map((p) => `- ${p}`), ...result.changed.map((p) => `M ${p}`)]);

@@ -34,8 +34,7 @@ export default defineCommand({
     if (!args.to) throw new UsageError("missing --to DIR");
     const sources = args._.filter((a) => a !== "mirror");
     if (sources.length === 0 && !args["nginx-conf"] && !args.caddyfile) throw new UsageError("name at least one image to mirror (or a config to regenerate)");
-    const sourceRefs = reachedRefs(sources.map((s) => s.split("=")[0]!));
-    checkPlainCredentials(args, sourceRefs, sourceRefs);
+    checkPlainCredentials(args, { sources: reachedRefs(sources.map((s) => s.split("=")[0]!)), destinations: [] });
     const results = await mirror(sources, args.to, {
       nginxConf: args["nginx-conf"],
       caddyfile: args.caddyfile,

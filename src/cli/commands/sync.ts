@@ -4,7 +4,8 @@ import { dirSourceJobs, dockerSourceJobs, yamlSourceJobs } from "../../verbs/syn
 import { parseSyncSpec, readSpec, sync } from "../../verbs/sync.ts";
 import { commonArgs, jsonArg, platformArg, platformsFrom, positiveInt, required } from "../args.ts";
 import { log } from "../log.ts";
-import { checkPlainCredentials, copyRegistryArgs, reachedRefs, registryOptionsFrom } from "../registry-args.ts";
+import type { RegistryOptions } from "../../registry/client.ts";
+import { checkPlainCredentials, copyRegistryArgs, credentialFlag, reachedRefs, registryOptionsFrom } from "../registry-args.ts";
 import { printJson, printLines } from "../render.ts";
 import { cliSignal } from "../signal.ts";
 
@@ -36,8 +37,9 @@ export default defineCommand({
     ...commonArgs,
   },
   async run({ args, rawArgs }) {
-    const { jobs, errors } = await jobsFrom(args);
-    checkPlainCredentials(args, reachedRefs(jobs.flatMap((j) => [j.source, j.destination])), reachedRefs(jobs.map((j) => j.source)), reachedRefs(jobs.map((j) => j.destination)));
+    const sourceRegistry = registryOptionsFrom(args, "src");
+    const { jobs, errors } = await jobsFrom(args, sourceRegistry);
+    checkPlainCredentials(args, { sources: reachedRefs(jobs.map((j) => j.source)), destinations: reachedRefs(jobs.map((j) => j.destination)) });
     const results = [
       ...errors,
       ...(await sync(jobs, {
@@ -46,7 +48,7 @@ export default defineCommand({
         dryRun: args["dry-run"],
         all: args.all,
         platforms: platformsFrom(rawArgs),
-        sourceRegistry: registryOptionsFrom(args, "src"),
+        sourceRegistry,
         destinationRegistry: registryOptionsFrom(args, "dest"),
         signal: cliSignal,
       })),
@@ -62,7 +64,7 @@ export default defineCommand({
 });
 
 /** The jobs of a spec file, or of skopeo's form (--src docker|yaml SOURCE --dest docker|dir DESTINATION). */
-async function jobsFrom(args: { spec?: string; destination?: string; src?: string; dest?: string; scoped?: boolean } & Record<string, unknown>) {
+async function jobsFrom(args: { spec?: string; destination?: string; src?: string; dest?: string; scoped?: boolean } & Record<string, unknown>, registry: RegistryOptions) {
   const spec = required(args.spec, "SPEC");
   if (args.src === undefined && args.dest === undefined) {
     if (args.destination !== undefined) throw new UsageError(`a spec file names its own destinations; "${args.destination}" goes with --src and --dest`);
@@ -70,11 +72,10 @@ async function jobsFrom(args: { spec?: string; destination?: string; src?: strin
   }
   if (args.src !== "docker" && args.src !== "yaml" && args.src !== "dir") throw new UsageError(`--src takes docker, yaml or dir${args.src === undefined ? ", with --dest" : `, not "${args.src}"`}`);
   // before any registry is asked: the form reaches several, and skopeo's has no plain --creds either
-  const plain = ["creds", "registry-token"].find((f) => typeof args[f] === "string");
+  const plain = credentialFlag(args);
   if (plain) throw new UsageError(`--src ${args.src} takes --src-${plain} and --dest-${plain}, not --${plain}`);
   if (args.dest !== "docker" && args.dest !== "dir") throw new UsageError(`--dest takes docker or dir${args.dest === undefined ? ", with --src" : `, not "${args.dest}"`}`);
   const target = { transport: args.dest, base: required(args.destination, "DESTINATION"), scoped: args.scoped } as const;
-  const registry = registryOptionsFrom(args, "src");
   if (args.src === "dir") return dirSourceJobs(spec, target);
   return args.src === "docker" ? dockerSourceJobs(spec, target, registry, cliSignal) : yamlSourceJobs(await readSpec(spec), target, registry, cliSignal);
 }
