@@ -3,6 +3,7 @@ import type { ByteRange } from "../store/types.ts";
 import { ApiError } from "./errors.ts";
 import type { RequestContext } from "./context.ts";
 import { apiVersionHeader } from "./context.ts";
+import { fileResponse } from "./file-body.ts";
 
 export function parseDigestParam(text: string | null): Digest {
   try {
@@ -29,7 +30,7 @@ function parseRange(header: string | null, size: number): ByteRange | undefined 
   return range;
 }
 
-/** GET/HEAD a blob the repository links: the kernel sends files (Bun.file), ranges answer 206. */
+/** GET/HEAD a blob the repository links: files go out as file bodies (file-body.ts), ranges answer 206. */
 export async function getBlob(ctx: RequestContext, name: string, digestText: string): Promise<Response> {
   await ctx.require("pull", name);
   const digest = parseDigestParam(digestText);
@@ -42,11 +43,11 @@ export async function getBlob(ctx: RequestContext, name: string, digestText: str
   if (head) return new Response(null, { headers: { ...headers, "Content-Length": String(size) } });
   const range = parseRange(ctx.request.headers.get("range"), size);
   const path = blobs.filePath?.(digest);
-  if (range) {
-    const body = path ? Bun.file(path).slice(range.start, range.end) : await blobs.get(digest, range);
-    return new Response(body, { status: 206, headers: { ...headers, "Content-Range": `bytes ${range.start}-${range.end - 1}/${size}`, "Content-Length": String(range.end - range.start) } });
-  }
-  return new Response(path ? Bun.file(path) : await blobs.get(digest), { headers: { ...headers, "Content-Length": String(size) } });
+  const { start, end } = range ?? { start: 0, end: size };
+  const init = range
+    ? { status: 206, headers: { ...headers, "Content-Range": `bytes ${start}-${end - 1}/${size}`, "Content-Length": String(end - start) } }
+    : { headers: { ...headers, "Content-Length": String(size) } };
+  return path ? fileResponse({ path, start, end }, init) : new Response(await blobs.get(digest, range), init);
 }
 
 /** Unlinks a blob from the repository (its bytes go at the next gc). */

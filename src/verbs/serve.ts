@@ -4,6 +4,7 @@ import { UsageError } from "../core/errors.ts";
 import { type Authorize, htpasswdPolicy, openPolicy } from "../server/access.ts";
 import { type AccessLogEntry, createHandler } from "../server/handler.ts";
 import { Htpasswd } from "../server/htpasswd.ts";
+import { listen } from "../server/listen.ts";
 import { fsStore } from "../store/fs.ts";
 import { memoryStore } from "../store/memory.ts";
 import { markServing, servingProcess } from "../store/serving.ts";
@@ -49,7 +50,7 @@ function parseAddr(addr: string): { hostname: string; port: number } {
   return { hostname: match[1]!.replace(/^\[|\]$/g, "") || "0.0.0.0", port: Number(match[2]) };
 }
 
-/** Starts the registry server on Bun.serve. */
+/** Starts the registry server (server/listen.ts). */
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   const root = options.memory ? undefined : (options.root ?? defaultRoot());
   if (root) {
@@ -63,15 +64,8 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
   const handler = createHandler({ store, policy, readOnly: options.readOnly || options.proxy !== undefined, allowDelete: options.allowDelete && !options.proxy }, options.onLog);
   const { hostname, port } = parseAddr(options.addr ?? "127.0.0.1:5000");
-  const server = Bun.serve({
-    hostname,
-    port,
-    fetch: handler,
-    // uploads stream to disk; no request body is held in memory, so the size cap only guards chunks
-    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    idleTimeout: 120,
-    ...(options.tls ? { tls: { cert: Bun.file(options.tls.cert), key: Bun.file(options.tls.key) } } : {}),
-  });
+  const tls = options.tls ? { cert: await Bun.file(options.tls.cert).text(), key: await Bun.file(options.tls.key).text() } : undefined;
+  const server = await listen(handler, { hostname, port, tls });
   // marked once it serves: a start that failed (an address in use) leaves no mark
   const unmark = root ? await markServing(root) : async () => {};
   const scheme = options.tls ? "https" : "http";
@@ -80,7 +74,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     root,
     store,
     stop: async () => {
-      await server.stop(false);
+      await server.stop();
       await store.settle?.();
       await unmark();
     },

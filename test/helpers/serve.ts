@@ -3,6 +3,7 @@ import { freePort } from "./registry.ts";
 
 export interface RunningServe {
   readonly host: string;
+  readonly pid: number;
   readonly stderr: () => Promise<string>;
   /** SIGTERM, then wait for the process to end. */
   stop(): Promise<number>;
@@ -24,6 +25,7 @@ export async function startServe(args: readonly string[] = []): Promise<RunningS
   }
   return {
     host: `127.0.0.1:${port}`,
+    pid: proc.pid,
     stderr: () => new Response(proc.stderr).text(),
     async stop() {
       proc.kill("SIGTERM");

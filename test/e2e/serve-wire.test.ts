@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { type RunningServe, startServe } from "../helpers/serve.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+/** What `serve` puts on the wire (server/listen.ts), byte for byte, under clients that misbehave. */
+
+const sha256 = (bytes: Uint8Array) => `sha256:${new Bun.CryptoHasher("sha256").update(bytes).digest("hex")}`;
+
+/** One raw HTTP/1.1 exchange: what the server sent back until it closed or `until` matched. */
+async function rawExchange(host: string, request: string | Uint8Array, until: RegExp): Promise<string> {
+  const [hostname, port] = host.split(":");
+  let received = "";
+  const { promise, resolve } = Promise.withResolvers<string>();
+  const socket = await Bun.connect({
+    hostname: hostname!,
+    port: Number(port),
+    socket: {
+      data(_, data) {
+        received += new TextDecoder().decode(data);
+        if (until.test(received)) resolve(received);
+      },
+      close: () => resolve(received),
+    },
+  });
+  socket.write(request);
+  const answer = await promise;
+  socket.end();
+  return answer;
+}
+
+for (const store of ["--root", "--memory"] as const) {
+  describe(`serve on the wire (${store === "--root" ? "filesystem" : "memory"} store)`, () => {
+    const dir = tmpDir();
+    let server: RunningServe;
+    // 24 MiB and a few bytes: many 512 KiB blocks, a short last one, more than loopback buffers hold
+    const blob = new Uint8Array(randomBytes((24 << 20) + 1234));
+    const digest = sha256(blob);
+    const url = () => `http://${server.host}/v2/wire/blob/blobs/${digest}`;
+    beforeAll(async () => {
+      server = await startServe(store === "--root" ? ["--root", join(dir, "root")] : ["--memory"]);
+      const pushed = await fetch(`http://${server.host}/v2/wire/blob/blobs/uploads/?digest=${digest}`, { method: "POST", body: blob });
+      expect(pushed.status).toBe(201);
+    });
+    afterAll(() => server?.stop());
+
+    test("a blob GET carries its Content-Length and the exact bytes; ranges across block edges", async () => {
+      const whole = await fetch(url());
+      expect(whole.headers.get("content-length")).toBe(String(blob.byteLength));
+      expect(whole.headers.get("transfer-encoding")).toBeNull();
+      expect(sha256(new Uint8Array(await whole.arrayBuffer()))).toBe(digest);
+      for (const [first, last] of [[0, 0], [524287, 524288], [1000, 3 << 20], [blob.byteLength - 100, blob.byteLength - 1]] as const) {
+        const part = await fetch(url(), { headers: { Range: `bytes=${first}-${last}` } });
+        expect(part.status).toBe(206);
+        expect(part.headers.get("content-length")).toBe(String(last - first + 1));
+        expect(new Uint8Array(await part.arrayBuffer())).toEqual(blob.subarray(first, last + 1));
+      }
+    });
+
+    test("slow readers side by side each get the exact bytes; clients that hang up leave no file open", async () => {
+      // files the server holds open under its root (a memory store has none to leak)
+      const openFiles = () => readdirSync(`/proc/${server.pid}/fd`).filter((fd) => readlinkSync(`/proc/${server.pid}/fd/${fd}`).startsWith(dir)).length;
+      const before = openFiles();
+      const slowRead = async () => {
+        const reader = (await fetch(url())).body!.getReader();
+        const hasher = new Bun.CryptoHasher("sha256");
+        for (let n = 0; ; n++) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          hasher.update(value);
+          if (n % 8 === 0) await Bun.sleep(2);
+        }
+        return `sha256:${hasher.digest("hex")}`;
+      };
+      const hangUp = async () => {
+        const reader = (await fetch(url())).body!.getReader();
+        await reader.read();
+        await reader.cancel();
+      };
+      const results = await Promise.all([slowRead(), slowRead(), slowRead(), hangUp(), hangUp(), hangUp()]);
+      expect(results.slice(0, 3)).toEqual([digest, digest, digest]);
+      await Bun.sleep(300);
+      expect(openFiles()).toBe(before);
+      expect(sha256(new Uint8Array(await (await fetch(url())).arrayBuffer()))).toBe(digest);
+    });
+
+    test("header names go out as distribution writes them", async () => {
+      const answer = await rawExchange(server.host, `HEAD /v2/wire/blob/blobs/${digest} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, /\r\n\r\n/);
+      expect(answer).toStartWith("HTTP/1.1 200");
+      expect(answer).toContain(`\r\nDocker-Content-Digest: ${digest}\r\n`);
+      expect(answer).toContain("\r\nDocker-Distribution-Api-Version: registry/2.0\r\n");
+      expect(answer).toContain(`\r\nContent-Length: ${blob.byteLength}\r\n`);
+    });
+
+    test("a PATCH whose client hangs up part-way keeps nothing of it; the upload then completes from byte 0", async () => {
+      const start = await fetch(`http://${server.host}/v2/wire/cut/blobs/uploads/`, { method: "POST" });
+      const location = start.headers.get("location")!;
+      const head = `PATCH ${location} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${blob.byteLength}\r\n\r\n`;
+      const [hostname, port] = server.host.split(":");
+      const socket = await Bun.connect({ hostname: hostname!, port: Number(port), socket: { data() {} } });
+      socket.write(head);
+      socket.write(blob.subarray(0, 5 << 20));
+      await Bun.sleep(100);
+      socket.end();
+      await Bun.sleep(300);
+      const status = await fetch(`http://${server.host}${location}`);
+      expect(status.status).toBe(204);
+      expect(status.headers.get("range")).toBe("0-0");
+      // a chunked body (no Content-Length) from byte 0 finishes the same session
+      const streamed = new ReadableStream({
+        start(controller) {
+          for (let at = 0; at < blob.byteLength; at += 1 << 20) controller.enqueue(blob.slice(at, at + (1 << 20)));
+          controller.close();
+        },
+      });
+      const patched = await fetch(`http://${server.host}${location}`, { method: "PATCH", body: streamed, headers: { "Content-Type": "application/octet-stream" } });
+      expect(patched.status).toBe(202);
+      const done = await fetch(`http://${server.host}${patched.headers.get("location")}&digest=${digest}`.replace("?&", "?").replace(/\/([0-9a-f]{32})&/, "/$1?"), { method: "PUT" });
+      expect(done.status).toBe(201);
+      expect(sha256(new Uint8Array(await (await fetch(`http://${server.host}/v2/wire/cut/blobs/${digest}`)).arrayBuffer()))).toBe(digest);
+    });
+  });
+}
