@@ -5,12 +5,13 @@ import { type FileRange, fileRangeOf } from "./file-body.ts";
 
 /**
  * Serves a fetch-style handler over node:http(s), which Bun implements natively. Not Bun.serve,
- * for blob bodies: Bun.serve sends a file only by sendfile, and on this kind of machine (a 2-core
- * VM, loopback) sendfile's pages reach the receiver cold: four concurrent 256 MiB GETs ran at
- * ~2.8 GiB/s, the same file copied through a reused 1 MiB buffer at ~4 GiB/s (the receiver's copy
- * halved; nginx measured the same split). Bun.serve drops a handler's Content-Length from a
- * streamed body (oven-sh/bun#10507), and a blob answer without one is no registry's; node:http
- * keeps it. Everything else costs about what Bun.serve costs (scripts/bench/serve.ts).
+ * for blob bodies: Bun.serve sends a file only by sendfile, and on a loopback (a CI job pulling
+ * from its own registry; scripts/bench/serve.ts) sendfile's pages reach the receiver cold: four
+ * concurrent 256 MiB GETs ran at ~2.8 GiB/s, the same file copied through small reused buffers at
+ * ~4.5 GiB/s (the receivers' CPU halved; nginx with sendfile on and off splits the same way).
+ * Bun.serve drops a handler's Content-Length from a streamed body (oven-sh/bun#10507), and a blob
+ * answer without one is no registry's; node:http keeps it. The price: about half Bun.serve's rate
+ * of small requests (still over 10× distribution's) and pushes ~5% slower.
  */
 
 export interface ListenOptions {
@@ -87,13 +88,13 @@ async function respond(handler: Handler, req: IncomingMessage, res: ServerRespon
 }
 
 function toRequest(req: IncomingMessage, origin: string): Request {
-  const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
   const length = req.headers["content-length"];
   const hasBody = req.method !== "GET" && req.method !== "HEAD" && (length !== undefined ? length !== "0" : req.headers["transfer-encoding"] !== undefined);
-  return new Request(new URL(req.url ?? "/", origin).href, {
+  const target = req.url ?? "/";
+  // origin-form (the usual "/v2/…") is joined as is; anything else is left to URL to resolve or refuse
+  return new Request(target.startsWith("/") ? origin + target : new URL(target, origin).href, {
     method: req.method,
-    headers,
+    headers: req.headers as Record<string, string>,
     ...(hasBody ? { body: bodyOf(req, length === undefined ? undefined : Number(length)), duplex: "half" } : {}),
   } as RequestInit);
 }
