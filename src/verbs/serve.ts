@@ -8,6 +8,7 @@ import { listen } from "../server/listen.ts";
 import { fsStore } from "../store/fs.ts";
 import { memoryStore } from "../store/memory.ts";
 import { markServing, servingProcess } from "../store/serving.ts";
+import { raiseRssCeiling } from "../stream/gc-pacer.ts";
 import type { Store } from "../store/types.ts";
 import { type Upstream, pullThrough } from "./pull-through.ts";
 
@@ -39,6 +40,9 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** Resident size above which the server forces a collection (stream/gc-pacer.ts). */
+const serverRssCeiling = 256 << 20;
+
 /** Where `serve` keeps images without --root: `$XDG_DATA_HOME/stevedore/registry`. */
 export function defaultRoot(): string {
   return join(process.env.XDG_DATA_HOME ?? join(process.env.HOME ?? homedir(), ".local/share"), "stevedore/registry");
@@ -58,6 +62,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     const other = await servingProcess(root);
     if (other) throw new UsageError(`${root} is served already (stevedore serve, pid ${other.pid} on ${other.host}): give this one another --root`);
   }
+  raiseRssCeiling(serverRssCeiling);
   const own = root ? await fsStore(root, { fsync: options.fsync ?? true }) : memoryStore();
   const store = options.proxy ? pullThrough(own, options.proxy) : own;
   const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), options) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
