@@ -1,7 +1,7 @@
-import { open } from "node:fs/promises";
 import { type IncomingMessage, type Server, type ServerResponse, createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { type FileRange, fileRangeOf } from "./file-body.ts";
+import { scanFile } from "../stream/file.ts";
+import { fileRangeOf } from "./file-body.ts";
 
 /**
  * Serves a fetch-style handler over node:http(s), which Bun implements natively. Not Bun.serve,
@@ -34,9 +34,6 @@ type Handler = (request: Request) => Promise<Response>;
 
 /** A response body up to this size is read whole and sent with its length. */
 const wholeBodyLimit = 4 << 20;
-
-/** Bytes copied per read and write of a file body; two buffers per response in flight (512 KiB measured best here). */
-const fileBlock = 512 << 10;
 
 export async function listen(handler: Handler, options: ListenOptions): Promise<Listener> {
   let stopping = false;
@@ -150,7 +147,8 @@ async function send(res: ServerResponse, response: Response, head: boolean): Pro
   }
   if (file) {
     res.writeHead(response.status, headers);
-    await sendFile(res, file);
+    // two reused buffers: each write is flushed or copied by the socket before its buffer is read into again
+    await scanFile(file.path, (chunk) => write(res, chunk), file);
     res.end();
     return;
   }
@@ -177,31 +175,6 @@ function canonicalName(name: string): string {
     if (canonicalNames.size < 256) canonicalNames.set(name, canonical);
   }
   return canonical;
-}
-
-/**
- * Copies the range to the response through two reused buffers: the next block is read (on the
- * I/O threads) while this one is written. Each write is flushed or copied by the socket before
- * its buffer is read into again.
- */
-async function sendFile(res: ServerResponse, { path, start, end }: FileRange): Promise<void> {
-  const handle = await open(path, "r");
-  const size = Math.min(fileBlock, end - start);
-  const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
-  const readAt = (at: number, buffer: Buffer) => handle.read(buffer, 0, Math.min(size, end - at), at);
-  let next: ReturnType<typeof readAt> | undefined = start < end ? readAt(start, buffers[0]!) : undefined;
-  try {
-    for (let at = start, turn = 0; next; turn ^= 1) {
-      const { bytesRead } = await next;
-      if (bytesRead === 0) throw new Error(`${path} ended at byte ${at} of ${end}`);
-      at += bytesRead;
-      next = at < end ? readAt(at, buffers[turn ^ 1]!) : undefined;
-      await write(res, buffers[turn]!.subarray(0, bytesRead));
-    }
-  } finally {
-    await next?.catch(() => {}); // no read may still use the handle once it is closed
-    await handle.close();
-  }
 }
 
 /** Writes a chunk, waiting for the socket to drain when it is full; fails once the client has gone. */

@@ -63,29 +63,37 @@ export function readFileStream(path: string, range?: { start: number; end: numbe
 }
 
 /**
- * Feeds a whole file to `onChunk` (to hash it) through two reused 1 MiB buffers: the next read runs
- * while the current chunk is hashed, and no chunk is allocated, so a 1 GiB scan costs no page
- * faults and no garbage (allocating a buffer per chunk cost a push a third of its client CPU).
- * A chunk is only valid during its callback. Returns the bytes read.
+ * Feeds a file, or its bytes [start, end), to `onChunk` (to hash it, to send it) through two
+ * reused 1 MiB buffers: the next read runs while the current chunk is handled (awaited when
+ * `onChunk` returns a promise), and no chunk is allocated, so a 1 GiB scan costs no page faults
+ * and no garbage (allocating a buffer per chunk cost a push a third of its client CPU). A chunk is
+ * only valid until its callback has settled. Returns the bytes read; a range the file ends inside
+ * is an error.
  */
-export async function scanFile(path: string, onChunk: (chunk: Uint8Array) => void): Promise<number> {
+export async function scanFile(path: string, onChunk: (chunk: Uint8Array) => unknown, range?: { readonly start: number; readonly end: number }): Promise<number> {
   const handle = await openForReading(path);
   const buffers = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)] as const;
-  let position = 0;
+  const start = range?.start ?? 0;
+  const end = range?.end ?? Number.POSITIVE_INFINITY;
+  let position = start;
   let which = 0;
-  let pending = handle.read(buffers[0], 0, chunkSize, 0);
+  const readNext = () => (position < end ? handle.read(buffers[which]!, 0, Math.min(chunkSize, end - position), position) : undefined);
+  let pending = readNext();
   try {
     for (;;) {
-      const { bytesRead } = await pending;
-      if (bytesRead === 0) return position;
+      const bytesRead = pending ? (await pending).bytesRead : 0;
+      if (bytesRead === 0) {
+        if (range && position < end) throw new Error(`${path} ended at byte ${position}, before ${end}`);
+        return position - start;
+      }
       const current = buffers[which]!;
       position += bytesRead;
       which ^= 1;
-      pending = handle.read(buffers[which]!, 0, chunkSize, position);
-      onChunk(current.subarray(0, bytesRead));
+      pending = readNext();
+      await onChunk(current.subarray(0, bytesRead));
     }
   } finally {
-    await pending.catch(() => {});
+    await pending?.catch(() => {});
     await handle.close();
   }
 }

@@ -126,4 +126,25 @@ describe("scanFile", () => {
   test("a missing file is a not-found error", async () => {
     await expect(scanFile(join(dir, "missing"), () => {})).rejects.toThrow("no such file");
   });
+
+  test("a range gives exactly its bytes, to a slow asynchronous callback; a range past the end is an error", async () => {
+    const bytes = randomBytes(3 * (1 << 20) + 17);
+    const path = fresh();
+    writeFileSync(path, bytes);
+    const seen: Buffer[] = [];
+    const start = (1 << 20) - 5;
+    const end = bytes.byteLength - 3;
+    const count = await scanFile(
+      path,
+      async (chunk) => {
+        await Bun.sleep(5); // the next read is in flight meanwhile: it must not land in this chunk's buffer
+        seen.push(Buffer.from(chunk));
+      },
+      { start, end },
+    );
+    expect(count).toBe(end - start);
+    expect(Buffer.concat(seen).equals(bytes.subarray(start, end))).toBe(true);
+    expect(await scanFile(path, () => {}, { start: 7, end: 7 })).toBe(0);
+    await expect(scanFile(path, () => {}, { start: 0, end: bytes.byteLength + 1 })).rejects.toThrow(`ended at byte ${bytes.byteLength}`);
+  });
 });
