@@ -32,6 +32,16 @@ export interface Listener {
 
 type Handler = (request: Request) => Promise<Response>;
 
+/**
+ * File bodies are copied in blocks of 1 MiB (two per download) for the first 32 downloads in
+ * flight and of 64 KiB beyond them, so a crowd of slow readers holds 64 MiB plus 128 KiB each,
+ * not 2 MiB each.
+ */
+const bigBlock = 1 << 20;
+const smallBlock = 64 << 10;
+const bigBlockStreams = 32;
+let fileStreams = 0;
+
 /** A response body up to this size is read whole and sent with its length. */
 const wholeBodyLimit = 4 << 20;
 
@@ -148,7 +158,13 @@ async function send(res: ServerResponse, response: Response, head: boolean): Pro
   if (file) {
     res.writeHead(response.status, headers);
     // two reused buffers: each write is flushed or copied by the socket before its buffer is read into again
-    await scanFile(file.path, (chunk) => write(res, chunk), file);
+    const blockSize = fileStreams < bigBlockStreams ? bigBlock : smallBlock;
+    fileStreams++;
+    try {
+      await scanFile(file.path, (chunk) => write(res, chunk), { start: file.start, end: file.end, blockSize });
+    } finally {
+      fileStreams--;
+    }
     res.end();
     return;
   }

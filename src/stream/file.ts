@@ -62,28 +62,37 @@ export function readFileStream(path: string, range?: { start: number; end: numbe
   });
 }
 
+export interface ScanOptions {
+  /** The bytes [start, end) only (default: from 0 to the file's end). */
+  readonly start?: number;
+  readonly end?: number;
+  /** Bytes a read (default 1 MiB); two buffers of it are held while scanning. */
+  readonly blockSize?: number;
+}
+
 /**
  * Feeds a file, or its bytes [start, end), to `onChunk` (to hash it, to send it) through two
- * reused 1 MiB buffers: the next read runs while the current chunk is handled (awaited when
+ * reused buffers (1 MiB by default): the next read runs while the current chunk is handled (awaited when
  * `onChunk` returns a promise), and no chunk is allocated, so a 1 GiB scan costs no page faults
  * and no garbage (allocating a buffer per chunk cost a push a third of its client CPU). A chunk is
  * only valid until its callback has settled. Returns the bytes read; a range the file ends inside
  * is an error.
  */
-export async function scanFile(path: string, onChunk: (chunk: Uint8Array) => unknown, range?: { readonly start: number; readonly end: number }): Promise<number> {
+export async function scanFile(path: string, onChunk: (chunk: Uint8Array) => unknown, options: ScanOptions = {}): Promise<number> {
   const handle = await openForReading(path);
-  const buffers = [Buffer.allocUnsafe(chunkSize), Buffer.allocUnsafe(chunkSize)] as const;
-  const start = range?.start ?? 0;
-  const end = range?.end ?? Number.POSITIVE_INFINITY;
+  const block = options.blockSize ?? chunkSize;
+  const buffers = [Buffer.allocUnsafe(block), Buffer.allocUnsafe(block)] as const;
+  const start = options.start ?? 0;
+  const end = options.end ?? Number.POSITIVE_INFINITY;
   let position = start;
   let which = 0;
-  const readNext = () => (position < end ? handle.read(buffers[which]!, 0, Math.min(chunkSize, end - position), position) : undefined);
+  const readNext = () => (position < end ? handle.read(buffers[which]!, 0, Math.min(block, end - position), position) : undefined);
   let pending = readNext();
   try {
     for (;;) {
       const bytesRead = pending ? (await pending).bytesRead : 0;
       if (bytesRead === 0) {
-        if (range && position < end) throw new Error(`${path} ended at byte ${position}, before ${end}`);
+        if (options.end !== undefined && position < end) throw new Error(`${path} ended at byte ${position}, before ${end}`);
         return position - start;
       }
       const current = buffers[which]!;

@@ -86,6 +86,22 @@ for (const store of ["--root", "--memory"] as const) {
       expect(sha256(new Uint8Array(await (await fetch(url())).arrayBuffer()))).toBe(digest);
     });
 
+    test("forty downloads at once (past the 32 that get 1 MiB blocks) each get the exact bytes", async () => {
+      const readSlowly = async () => {
+        const reader = (await fetch(url())).body!.getReader();
+        const hasher = new Bun.CryptoHasher("sha256");
+        for (let first = true; ; first = false) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          hasher.update(value);
+          if (first) await Bun.sleep(300); // all forty are in flight at once, each more than the socket buffers hold
+        }
+        return `sha256:${hasher.digest("hex")}`;
+      };
+      const digests = await Promise.all(Array.from({ length: 40 }, readSlowly));
+      expect(new Set(digests)).toEqual(new Set([digest]));
+    });
+
     test("header names go out as distribution writes them", async () => {
       const answer = await rawExchange(server.host, `HEAD /v2/wire/blob/blobs/${digest} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, /\r\n\r\n/);
       expect(answer).toStartWith("HTTP/1.1 200");

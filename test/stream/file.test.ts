@@ -145,6 +145,11 @@ describe("scanFile", () => {
     expect(count).toBe(end - start);
     expect(Buffer.concat(seen).equals(bytes.subarray(start, end))).toBe(true);
     expect(await scanFile(path, () => {}, { start: 7, end: 7 })).toBe(0);
+    const small: number[] = [];
+    const hasher = new Bun.CryptoHasher("sha256");
+    await scanFile(path, (chunk) => (small.push(chunk.byteLength), hasher.update(chunk)), { blockSize: 4096 });
+    expect(Math.max(...small)).toBe(4096);
+    expect(`sha256:${hasher.digest("hex")}`).toBe(digestOf(bytes));
     await expect(scanFile(path, () => {}, { start: 0, end: bytes.byteLength + 1 })).rejects.toThrow(`ended at byte ${bytes.byteLength}`);
   });
 });
