@@ -20,13 +20,15 @@ export interface ListenOptions {
   readonly port: number;
   /** PEM text of the certificate chain and its key: HTTPS. */
   readonly tls?: { readonly cert: string; readonly key: string };
-  /** Seconds a connection may sit idle between requests (default 120). */
+  /** Seconds a connection may sit idle, between requests or within one (default 120). */
   readonly idleTimeout?: number;
+  /** Seconds `stop` lets requests in flight run before it cuts their connections (default 60). */
+  readonly drainTimeout?: number;
 }
 
 export interface Listener {
   readonly port: number;
-  /** Stops accepting; requests in flight finish, then idle connections close. */
+  /** Stops accepting; requests in flight finish (within the drain timeout), then idle connections close. */
   stop(): Promise<void>;
 }
 
@@ -42,22 +44,23 @@ const smallBlock = 64 << 10;
 const bigBlockStreams = 32;
 let fileStreams = 0;
 
-/** A response body up to this size is read whole and sent with its length. */
-const wholeBodyLimit = 4 << 20;
+/** A request body the handler left unread (a refusal) is read and dropped for this long, or this much, then cut. */
+const lingerMs = 5000;
+const lingerBytes = 16 << 20;
 
 export async function listen(handler: Handler, options: ListenOptions): Promise<Listener> {
   let stopping = false;
-  const origin = `${options.tls ? "https" : "http"}://${options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname}`;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (stopping) res.shouldKeepAlive = false;
-    void respond(handler, req, res, origin).finally(() => {
+    void respond(handler, req, res).finally(() => {
       if (stopping) server.closeIdleConnections();
     });
   };
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createHttpServer(onRequest);
-  // uploads stream for as long as they take; only a connection idle that long (no byte either way) is closed
+  // uploads stream for as long as they take; a connection idle that long (no byte either way) is closed
   const idle = (options.idleTimeout ?? 120) * 1000;
   server.requestTimeout = 0;
+  server.headersTimeout = Math.min(idle, 60_000);
   server.timeout = idle;
   server.keepAliveTimeout = idle;
   await new Promise<void>((resolve, reject) => {
@@ -73,33 +76,75 @@ export async function listen(handler: Handler, options: ListenOptions): Promise<
     stop: () =>
       new Promise<void>((resolve) => {
         stopping = true;
-        server.close(() => resolve());
+        const deadline = setTimeout(() => server.closeAllConnections(), (options.drainTimeout ?? 60) * 1000);
+        server.close(() => {
+          clearTimeout(deadline);
+          resolve();
+        });
         server.closeIdleConnections();
       }),
   };
 }
 
-async function respond(handler: Handler, req: IncomingMessage, res: ServerResponse, origin: string): Promise<void> {
+async function respond(handler: Handler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const length = req.headers["content-length"];
+  const hasBody = (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
   let response: Response;
+  let request: Request | undefined;
   try {
-    response = await handler(toRequest(req, origin));
+    // a GET or HEAD body is no part of the request; it is dropped below
+    request = toRequest(req, hasBody && req.method !== "GET" && req.method !== "HEAD");
   } catch {
-    // the handler answers its own errors; this is a request it could not even be given (a bad URL)
-    response = new Response(null, { status: 400 });
+    response = new Response(null, { status: 400 }); // a request target no URL can hold
   }
+  if (request) {
+    try {
+      response = await handler(request);
+    } catch {
+      response = new Response(null, { status: 500 }); // the handler answers its own errors; this is a bug of its
+    }
+  }
+  // a body the handler did not read to its end (it refused the request): this answer closes the connection
+  const unread = hasBody && !req.complete;
+  if (unread) res.shouldKeepAlive = false;
   try {
-    await send(res, response, req.method === "HEAD");
+    await send(res, response!, req.method === "HEAD");
   } catch {
     res.destroy(); // the client went away, or the body failed part-way: the connection cannot carry on
+    return;
   }
+  if (unread) discardRest(req, res);
 }
 
-function toRequest(req: IncomingMessage, origin: string): Request {
-  const length = req.headers["content-length"];
-  const hasBody = req.method !== "GET" && req.method !== "HEAD" && (length !== undefined ? length !== "0" : req.headers["transfer-encoding"] !== undefined);
+/**
+ * Reads and drops what is left of a request body, so the client gets to read the answer; cut past
+ * the linger limits, or as soon as the connection has closed (the request would otherwise count as
+ * in flight, and hold up `stop`).
+ */
+function discardRest(req: IncomingMessage, res: ServerResponse): void {
+  if (req.destroyed || res.destroyed) return; // the connection is gone already (the client cut it)
+  let dropped = 0;
+  const cut = setTimeout(() => req.destroy(), lingerMs);
+  cut.unref(); // never what keeps a stopping server alive
+  const done = () => clearTimeout(cut);
+  req.once("end", done);
+  req.once("close", done);
+  res.once("close", () => req.destroy());
+  req.on("data", (chunk: Uint8Array) => {
+    dropped += chunk.byteLength;
+    if (dropped > lingerBytes) req.destroy();
+  });
+  req.resume();
+}
+
+/** Only the path and query matter to the handler: the origin is a fixed placeholder (an address like fe80::1%eth0 is no URL's). */
+const placeholderOrigin = "http://localhost";
+
+function toRequest(req: IncomingMessage, hasBody: boolean): Request {
   const target = req.url ?? "/";
+  const length = req.headers["content-length"];
   // origin-form (the usual "/v2/…") is joined as is; anything else is left to URL to resolve or refuse
-  return new Request(target.startsWith("/") ? origin + target : new URL(target, origin).href, {
+  return new Request(target.startsWith("/") ? placeholderOrigin + target : new URL(target, placeholderOrigin).href, {
     method: req.method,
     headers: req.headers as Record<string, string>,
     ...(hasBody ? { body: bodyOf(req, length === undefined ? undefined : Number(length)), duplex: "half" } : {}),
@@ -109,7 +154,8 @@ function toRequest(req: IncomingMessage, origin: string): Request {
 /**
  * The request body as a stream, a chunk at a time: the socket pauses until the reader asks for
  * more (read while still in the cache; buffering ahead measured slower). A body that ends short
- * of its Content-Length, or whose client goes away, is an error, never a shorter body.
+ * of its Content-Length, or whose client goes away, is an error, never a shorter body. A reader
+ * that gives up leaves the rest to `respond` (the connection must carry its answer first).
  */
 function bodyOf(req: IncomingMessage, length: number | undefined): ReadableStream<Uint8Array> {
   let received = 0;
@@ -124,6 +170,7 @@ function bodyOf(req: IncomingMessage, length: number | undefined): ReadableStrea
           else controller.close();
         };
         req.on("data", (chunk: Uint8Array) => {
+          if (settled) return;
           received += chunk.byteLength;
           controller.enqueue(chunk);
           if ((controller.desiredSize ?? 0) <= 0) req.pause();
@@ -137,25 +184,37 @@ function bodyOf(req: IncomingMessage, length: number | undefined): ReadableStrea
       },
       cancel() {
         settled = true;
-        req.destroy();
+        req.pause();
       },
     },
     { highWaterMark: 0 },
   );
 }
 
+/** Statuses that carry no body, and so no Content-Length of one. */
+const bodiless = (status: number) => status < 200 || status === 204 || status === 304;
+
+/**
+ * Writes the response. A body goes out with exactly its declared length (one that turns out
+ * longer or shorter cuts the connection rather than desynchronise it); a body without one goes out
+ * with its length when it comes in one piece (a JSON answer), chunked otherwise, never buffered
+ * whole. A HEAD gets the headers the GET would.
+ */
 async function send(res: ServerResponse, response: Response, head: boolean): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
     headers[canonicalName(name)] = value;
   });
+  const declared = headers["Content-Length"] === undefined ? undefined : Number(headers["Content-Length"]);
   const file = fileRangeOf(response);
-  if (head || !response.body) {
+  if (!response.body || bodiless(response.status)) {
+    await response.body?.cancel();
+    if (declared === undefined && !bodiless(response.status)) headers["Content-Length"] = "0";
     res.writeHead(response.status, headers);
     res.end();
     return;
   }
-  if (file) {
+  if (file && !head) {
     res.writeHead(response.status, headers);
     // two reused buffers: each write is flushed or copied by the socket before its buffer is read into again
     const blockSize = fileStreams < bigBlockStreams ? bigBlock : smallBlock;
@@ -168,17 +227,34 @@ async function send(res: ServerResponse, response: Response, head: boolean): Pro
     res.end();
     return;
   }
-  const length = Number(headers["Content-Length"] ?? 0);
-  if (length <= wholeBodyLimit) {
-    // a body in one piece (JSON, a manifest) goes out with its length; the handler gives every large body one
-    const bytes = await response.bytes();
-    res.writeHead(response.status, { ...headers, "Content-Length": String(bytes.byteLength) });
-    res.end(bytes);
-    return;
+  const reader = response.body.getReader();
+  try {
+    const first = await reader.read();
+    const second = first.done ? first : await reader.read();
+    if (second.done) {
+      // in one piece (a JSON answer, a manifest): it goes out with its length
+      const bytes = first.value ?? new Uint8Array(0);
+      if (declared !== undefined && bytes.byteLength !== declared) throw new Error(`a ${bytes.byteLength}-byte body declared ${declared}`);
+      res.writeHead(response.status, { ...headers, "Content-Length": String(bytes.byteLength) });
+      res.end(head ? undefined : bytes);
+      return;
+    }
+    res.writeHead(response.status, headers);
+    if (head) return void res.end();
+    let sent = 0;
+    const put = async (chunk: Uint8Array) => {
+      sent += chunk.byteLength;
+      if (declared !== undefined && sent > declared) throw new Error(`the body is longer than its Content-Length ${declared}`);
+      await write(res, chunk);
+    };
+    await put(first.value!);
+    await put(second.value);
+    for (let next = await reader.read(); !next.done; next = await reader.read()) await put(next.value);
+    if (declared !== undefined && sent !== declared) throw new Error(`the body ended at ${sent} of its Content-Length ${declared}`);
+    res.end();
+  } finally {
+    await reader.cancel().catch(() => {});
   }
-  res.writeHead(response.status, headers);
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) await write(res, chunk);
-  res.end();
 }
 
 const canonicalNames = new Map<string, string>();

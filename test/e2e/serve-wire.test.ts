@@ -35,7 +35,7 @@ for (const store of ["--root", "--memory"] as const) {
   describe(`serve on the wire (${store === "--root" ? "filesystem" : "memory"} store)`, () => {
     const dir = tmpDir();
     let server: RunningServe;
-    // 24 MiB and a few bytes: many 512 KiB blocks, a short last one, more than loopback buffers hold
+    // 24 MiB and a few bytes: many 1 MiB read blocks, a short last one, more than loopback buffers hold
     const blob = new Uint8Array(randomBytes((24 << 20) + 1234));
     const digest = sha256(blob);
     const url = () => `http://${server.host}/v2/wire/blob/blobs/${digest}`;
@@ -51,7 +51,8 @@ for (const store of ["--root", "--memory"] as const) {
       expect(whole.headers.get("content-length")).toBe(String(blob.byteLength));
       expect(whole.headers.get("transfer-encoding")).toBeNull();
       expect(sha256(new Uint8Array(await whole.arrayBuffer()))).toBe(digest);
-      for (const [first, last] of [[0, 0], [524287, 524288], [1000, 3 << 20], [blob.byteLength - 100, blob.byteLength - 1]] as const) {
+      // read blocks are 1 MiB: a range across an edge, one inside the second block, the short last one
+      for (const [first, last] of [[0, 0], [(1 << 20) - 1, 1 << 20], [1000, 3 << 20], [blob.byteLength - 100, blob.byteLength - 1]] as const) {
         const part = await fetch(url(), { headers: { Range: `bytes=${first}-${last}` } });
         expect(part.status).toBe(206);
         expect(part.headers.get("content-length")).toBe(String(last - first + 1));
@@ -82,7 +83,7 @@ for (const store of ["--root", "--memory"] as const) {
       const results = await Promise.all([slowRead(), slowRead(), slowRead(), hangUp(), hangUp(), hangUp()]);
       expect(results.slice(0, 3)).toEqual([digest, digest, digest]);
       await Bun.sleep(300);
-      expect(openFiles()).toBe(before);
+      if (store === "--root") expect(openFiles()).toBe(before); // a memory store opens no file
       expect(sha256(new Uint8Array(await (await fetch(url())).arrayBuffer()))).toBe(digest);
     });
 

@@ -1,0 +1,182 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileResponse } from "../../src/server/file-body.ts";
+import { type Listener, listen } from "../../src/server/listen.ts";
+import { selfSignedCertificate } from "../helpers/registry.ts";
+import { tmpDir } from "../helpers/tmp.ts";
+
+/** The listener (src/server/listen.ts) with handlers that misbehave the ways a registry's requests and answers can. */
+
+const dir = tmpDir();
+const listeners: Listener[] = [];
+afterAll(async () => {
+  await Promise.all(listeners.map((l) => l.stop()));
+});
+
+async function serve(handler: (request: Request) => Promise<Response>, options: { drainTimeout?: number; tls?: { cert: string; key: string } } = {}): Promise<Listener> {
+  const listener = await listen(handler, { hostname: "127.0.0.1", port: 0, ...options });
+  listeners.push(listener);
+  return listener;
+}
+
+/** A raw HTTP/1.1 exchange: the request head, then `body` (written as fast as the socket takes it); all the server sent until it closed. */
+async function raw(port: number, head: string, body?: Uint8Array): Promise<{ text: string; closedMs: number }> {
+  const started = performance.now();
+  let text = "";
+  const { promise, resolve } = Promise.withResolvers<{ text: string; closedMs: number }>();
+  let pending = body;
+  const socket = await Bun.connect({
+    hostname: "127.0.0.1",
+    port,
+    socket: {
+      data(_, data) {
+        text += new TextDecoder().decode(data);
+      },
+      drain(s) {
+        if (pending) pending = pending.subarray(s.write(pending));
+        if (pending?.byteLength === 0) pending = undefined;
+      },
+      close: () => resolve({ text, closedMs: performance.now() - started }),
+      error: () => resolve({ text, closedMs: performance.now() - started }),
+    },
+  });
+  socket.write(head);
+  if (pending) pending = pending.subarray(socket.write(pending));
+  const timer = setTimeout(() => socket.end(), 15_000);
+  const result = await promise;
+  clearTimeout(timer);
+  return result;
+}
+
+describe("listen", () => {
+  test("a body the handler refuses unread: the answer arrives, the connection closes soon, stop is not held up", async () => {
+    const listener = await serve(async () => new Response('{"errors":[]}', { status: 401, headers: { "Content-Type": "application/json" } }));
+    const big = new Uint8Array(64 << 20);
+    const { text, closedMs } = await raw(listener.port, `PATCH /v2/a/blobs/uploads/x HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.byteLength}\r\n\r\n`, big);
+    expect(text).toStartWith("HTTP/1.1 401");
+    expect(text.toLowerCase()).toContain("connection: close");
+    expect(closedMs).toBeLessThan(8000);
+    const stopped = performance.now();
+    await listener.stop();
+    expect(performance.now() - stopped).toBeLessThan(2000);
+  });
+
+  test("a handler that gives up on a chunked body part-way still gets its answer out", async () => {
+    const listener = await serve(async (request) => {
+      const reader = request.body!.getReader();
+      await reader.read();
+      await reader.cancel();
+      return new Response('{"errors":[{"code":"SIZE_INVALID"}]}', { status: 413 });
+    });
+    const chunk = new Uint8Array(1 << 20);
+    const chunked = Buffer.concat(Array.from({ length: 5 }, () => Buffer.concat([Buffer.from(`${chunk.byteLength.toString(16)}\r\n`), chunk, Buffer.from("\r\n")])));
+    const { text } = await raw(listener.port, "PUT /v2/a/manifests/v1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", chunked);
+    expect(text).toStartWith("HTTP/1.1 413");
+    expect(text).toContain("SIZE_INVALID");
+  });
+
+  test("a streamed body longer or shorter than its Content-Length cuts the connection; nothing spills into the next answer", async () => {
+    const stream = (parts: number) =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          for (let i = 0; i < parts; i++) controller.enqueue(new Uint8Array(1000).fill(65 + i));
+          controller.close();
+        },
+      });
+    const listener = await serve(async (request) => {
+      const parts = Number(new URL(request.url).searchParams.get("parts"));
+      return new Response(stream(parts), { headers: { "Content-Length": "3000" } });
+    });
+    for (const parts of [2, 4]) {
+      const { text } = await raw(listener.port, `GET /?parts=${parts} HTTP/1.1\r\nHost: x\r\n\r\nGET /?parts=3 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(text.match(/HTTP\/1\.1 200/g)).toHaveLength(1); // the pipelined second request never gets an answer on this connection
+      const body = text.slice(text.indexOf("\r\n\r\n") + 4);
+      expect(body.length).toBeLessThanOrEqual(3000);
+    }
+    const ok = await fetch(`http://127.0.0.1:${listener.port}/?parts=3`);
+    expect((await ok.arrayBuffer()).byteLength).toBe(3000);
+  });
+
+  test("lengths: a body in one piece gets one, a stream without one goes chunked, HEAD gets the GET's, bodiless statuses none", async () => {
+    const listener = await serve(async (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/json") return new Response('{"a":1}', { headers: { "Content-Type": "application/json" } });
+      if (path === "/accepted") return new Response(null, { status: 202 });
+      if (path === "/nothing") return new Response(null, { status: 204 });
+      if (path === "/throws") throw new Error("a bug");
+      return new Response(
+        new ReadableStream({
+          start(controller) {
+            controller.enqueue(new TextEncoder().encode("one,"));
+            controller.enqueue(new TextEncoder().encode("two"));
+            controller.close();
+          },
+        }),
+      );
+    });
+    const base = `http://127.0.0.1:${listener.port}`;
+    const json = await fetch(`${base}/json`);
+    expect(json.headers.get("content-length")).toBe("7");
+    expect(await json.text()).toBe('{"a":1}');
+    const head = await raw(listener.port, "HEAD /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(head.text).toContain("\r\nContent-Length: 7\r\n");
+    expect(head.text).toEndWith("\r\n\r\n");
+    const streamed = await fetch(`${base}/stream`);
+    expect(streamed.headers.get("transfer-encoding")).toBe("chunked");
+    expect(await streamed.text()).toBe("one,two");
+    expect((await fetch(`${base}/accepted`)).headers.get("content-length")).toBe("0");
+    const nothing = await raw(listener.port, "GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(nothing.text).toStartWith("HTTP/1.1 204");
+    expect(nothing.text.toLowerCase()).not.toContain("content-length");
+    expect((await fetch(`${base}/throws`)).status).toBe(500);
+  });
+
+  test("stop lets a request in flight finish, and cuts one that outlives the drain timeout", async () => {
+    const slow = await serve(async () => {
+      await Bun.sleep(300);
+      return new Response("done");
+    });
+    const answer = fetch(`http://127.0.0.1:${slow.port}/`);
+    await Bun.sleep(50);
+    await slow.stop();
+    expect(await (await answer).text()).toBe("done");
+
+    const stuck = await serve(() => new Promise<Response>(() => {}), { drainTimeout: 1 });
+    const never = fetch(`http://127.0.0.1:${stuck.port}/`).catch((err: unknown) => err);
+    await Bun.sleep(50);
+    const stopping = performance.now();
+    await stuck.stop();
+    expect(performance.now() - stopping).toBeLessThan(3000);
+    expect(await never).toBeInstanceOf(Error);
+  });
+
+  test("over TLS, file bodies read by slow clients arrive exact (the two read buffers are reused under backpressure)", async () => {
+    const { cert, key } = selfSignedCertificate(dir, "listen");
+    const bytes = new Uint8Array(randomBytes((12 << 20) + 321));
+    const path = join(dir, "blob");
+    writeFileSync(path, bytes);
+    const listener = await serve(async (request) => {
+      const range = /bytes=(\d+)-(\d+)/.exec(request.headers.get("range") ?? "");
+      const [start, end] = range ? [Number(range[1]), Number(range[2]) + 1] : [0, bytes.byteLength];
+      return fileResponse({ path, start, end }, { status: range ? 206 : 200, headers: { "Content-Length": String(end - start) } });
+    }, { tls: { cert, key } });
+    const read = async (range?: string) => {
+      const response = await fetch(`https://127.0.0.1:${listener.port}/`, { headers: range ? { Range: range } : {}, tls: { rejectUnauthorized: false } });
+      const reader = response.body!.getReader();
+      const parts: Uint8Array[] = [];
+      for (let n = 0; ; n++) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parts.push(value);
+        if (n % 16 === 0) await Bun.sleep(3);
+      }
+      return Buffer.concat(parts);
+    };
+    const [a, b, c] = await Promise.all([read(), read(), read("bytes=1048570-3145730")]);
+    expect(a.equals(bytes)).toBe(true);
+    expect(b.equals(bytes)).toBe(true);
+    expect(c.equals(bytes.subarray(1048570, 3145731))).toBe(true);
+  });
+});
