@@ -2,7 +2,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
+import { requirePeer, run, stevedore } from "../helpers/cli.ts";
+import { randomImage, writeImage } from "../helpers/random-image.ts";
+import { selfSignedCertificate } from "../helpers/registry.ts";
 import { type RunningServe, startServe } from "../helpers/serve.ts";
+import { parseImageRef } from "../../src/transport/index.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 
 /** What `serve` puts on the wire (server/listen.ts), byte for byte, under clients that misbehave. */
@@ -140,3 +144,31 @@ for (const store of ["--root", "--memory"] as const) {
     });
   });
 }
+
+describe("serve --tls-cert", () => {
+  const dir = tmpDir();
+  let server: RunningServe;
+  const skopeo = requirePeer("skopeo");
+  beforeAll(async () => {
+    const { certPath, keyPath } = selfSignedCertificate(dir, "serve");
+    server = await startServe(["--memory", "--tls-cert", certPath, "--tls-key", keyPath]);
+  });
+  afterAll(() => server?.stop());
+
+  test("stevedore pushes over HTTPS trusting the certificate (--dest-cert-dir), skopeo inspects and pulls it back; plain HTTP gets nothing", async () => {
+    const certDir = join(dir, "certs");
+    await Bun.write(join(certDir, "serve.crt"), Bun.file(join(dir, "serve.crt")));
+    const image = randomImage({ layers: 2, seed: 77 });
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:v1`), image);
+    const pushed = await stevedore(["copy", "-q", "--dest-cert-dir", certDir, `oci:${join(dir, "src")}:v1`, `docker://${server.host}/tls/app:v1`]);
+    expect(pushed.exitCode).toBe(0);
+    const inspected = await run([skopeo, "inspect", "--raw", "--cert-dir", certDir, `docker://${server.host}/tls/app:v1`]);
+    expect(inspected.exitCode).toBe(0);
+    expect(sha256(new TextEncoder().encode(inspected.stdout))).toBe(image.top.digest);
+    const pulled = await run([skopeo, "--insecure-policy", "copy", "--src-cert-dir", certDir, `docker://${server.host}/tls/app:v1`, `oci:${join(dir, "back")}:v1`]);
+    expect(pulled.exitCode).toBe(0);
+    // the port speaks TLS only: plain HTTP gets no registry answer
+    const plain = await fetch(`http://${server.host}/v2/`).then((r) => r.status, () => 0);
+    expect(plain).not.toBe(200);
+  });
+});

@@ -13,10 +13,11 @@ export interface RunningServe {
 export async function startServe(args: readonly string[] = []): Promise<RunningServe> {
   const port = freePort();
   const proc = Bun.spawn([binary, "serve", "--addr", `127.0.0.1:${port}`, ...args], { stdout: "pipe", stderr: "pipe" });
+  const scheme = args.includes("--tls-cert") ? "https" : "http";
   for (let i = 0; ; i++) {
     if (proc.exitCode !== null) throw new Error(`stevedore serve exited: ${await new Response(proc.stderr).text()}`);
     try {
-      await fetch(`http://127.0.0.1:${port}/v2/`);
+      await fetch(`${scheme}://127.0.0.1:${port}/v2/`, { tls: { rejectUnauthorized: false } });
       break;
     } catch {
       if (i > 200) throw new Error("stevedore serve did not start");
