@@ -101,7 +101,7 @@ async function respond(handler: Handler, req: IncomingMessage, res: ServerRespon
     try {
       response = await handler(request);
     } catch {
-      response = new Response(null, { status: 500 }); // the handler answers its own errors; this is a bug of its
+      response = new Response(null, { status: 500 }); // the handler answers its own errors: a throw is a bug in it
     }
   }
   // a body the handler did not read to its end (it refused the request): this answer closes the connection
