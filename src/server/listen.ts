@@ -22,7 +22,10 @@ export interface ListenOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   /** Seconds a connection may sit idle, between requests or within one (default 120). */
   readonly idleTimeout?: number;
-  /** Seconds `stop` lets requests in flight run before it cuts their connections (default 60). */
+  /**
+   * Seconds `stop` lets requests in flight run before it cuts their connections (default: as long as
+   * they run; a stalled one ends at the idle timeout).
+   */
   readonly drainTimeout?: number;
 }
 
@@ -76,7 +79,7 @@ export async function listen(handler: Handler, options: ListenOptions): Promise<
     stop: () =>
       new Promise<void>((resolve) => {
         stopping = true;
-        const deadline = setTimeout(() => server.closeAllConnections(), (options.drainTimeout ?? 60) * 1000);
+        const deadline = options.drainTimeout === undefined ? undefined : setTimeout(() => server.closeAllConnections(), options.drainTimeout * 1000);
         server.close(() => {
           clearTimeout(deadline);
           resolve();
