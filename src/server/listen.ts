@@ -7,7 +7,7 @@ import { fileRangeOf } from "./file-body.ts";
  * Serves a fetch-style handler over node:http(s), which Bun implements natively. Not Bun.serve,
  * for blob bodies: Bun.serve sends a file only by sendfile, and on a loopback (a CI job pulling
  * from its own registry; scripts/bench/serve.ts) sendfile's pages reach the receiver cold: four
- * concurrent 256 MiB GETs ran at ~2.8 GiB/s, the same file copied through small reused buffers at
+ * concurrent 256 MiB GETs ran at ~2.8 GiB/s, the same file copied through two reused 1 MiB buffers at
  * ~4.5 GiB/s (the receivers' CPU halved; nginx with sendfile on and off splits the same way).
  * Bun.serve drops a handler's Content-Length from a streamed body (oven-sh/bun#10507), and a blob
  * answer without one is no registry's; node:http keeps it. The price: about half Bun.serve's rate
@@ -20,18 +20,11 @@ export interface ListenOptions {
   readonly port: number;
   /** PEM text of the certificate chain and its key: HTTPS. */
   readonly tls?: { readonly cert: string; readonly key: string };
-  /** Seconds a connection may sit idle, between requests or within one (default 120). */
-  readonly idleTimeout?: number;
-  /**
-   * Seconds `stop` lets requests in flight run before it cuts their connections (default: as long as
-   * they run; a stalled one ends at the idle timeout).
-   */
-  readonly drainTimeout?: number;
 }
 
 export interface Listener {
   readonly port: number;
-  /** Stops accepting; requests in flight finish (within the drain timeout), then idle connections close. */
+  /** Stops accepting; requests in flight finish (a stalled one at the idle timeout), then idle connections close. */
   stop(): Promise<void>;
 }
 
@@ -42,14 +35,20 @@ type Handler = (request: Request) => Promise<Response>;
  * flight and of 64 KiB beyond them, so a crowd of slow readers holds 64 MiB plus 128 KiB each,
  * not 2 MiB each.
  */
-const bigBlock = 1 << 20;
 const smallBlock = 64 << 10;
 const bigBlockStreams = 32;
 let fileStreams = 0;
 
-/** A request body the handler left unread (a refusal) is read and dropped for this long, or this much, then cut. */
-const lingerMs = 5000;
-const lingerBytes = 16 << 20;
+/** A connection may sit this long without a byte either way, between requests or within one (uploads run as long as they move). */
+const idleMs = 120_000;
+/** A request head must have arrived whole within this (a client trickling headers holds no connection for long). */
+const headersMs = 60_000;
+/**
+ * A request body the handler refused unread is read and dropped for at most this long (nginx's
+ * lingering_time), so a client that writes its whole body before it reads gets the answer: closing
+ * with its bytes unread would reset the connection and lose the answer with it.
+ */
+const lingerMs = 30_000;
 
 export async function listen(handler: Handler, options: ListenOptions): Promise<Listener> {
   let stopping = false;
@@ -60,12 +59,10 @@ export async function listen(handler: Handler, options: ListenOptions): Promise<
     });
   };
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createHttpServer(onRequest);
-  // uploads stream for as long as they take; a connection idle that long (no byte either way) is closed
-  const idle = (options.idleTimeout ?? 120) * 1000;
   server.requestTimeout = 0;
-  server.headersTimeout = Math.min(idle, 60_000);
-  server.timeout = idle;
-  server.keepAliveTimeout = idle;
+  server.headersTimeout = headersMs;
+  server.timeout = idleMs;
+  server.keepAliveTimeout = idleMs;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.hostname, () => {
@@ -73,17 +70,15 @@ export async function listen(handler: Handler, options: ListenOptions): Promise<
       resolve();
     });
   });
+  // once listening, a failed accept (out of file descriptors) is the kernel's to retry, never a crash
+  server.on("error", () => {});
   const address = server.address();
   return {
     port: typeof address === "object" && address ? address.port : options.port,
     stop: () =>
       new Promise<void>((resolve) => {
         stopping = true;
-        const deadline = options.drainTimeout === undefined ? undefined : setTimeout(() => server.closeAllConnections(), options.drainTimeout * 1000);
-        server.close(() => {
-          clearTimeout(deadline);
-          resolve();
-        });
+        server.close(() => resolve());
         server.closeIdleConnections();
       }),
   };
@@ -107,37 +102,40 @@ async function respond(handler: Handler, req: IncomingMessage, res: ServerRespon
       response = new Response(null, { status: 500 }); // the handler answers its own errors: a throw is a bug in it
     }
   }
-  // a body the handler did not read to its end (it refused the request): this answer closes the connection
-  const unread = hasBody && !req.complete;
-  if (unread) res.shouldKeepAlive = false;
+  // a body the handler did not read to its end (it refused the request): read and dropped before the answer ends
+  const beforeEnd = hasBody && !req.complete ? () => dropRest(req) : undefined;
   try {
-    await send(res, response!, req.method === "HEAD");
+    await send(res, response!, req.method === "HEAD", beforeEnd);
   } catch {
     res.destroy(); // the client went away, or the body failed part-way: the connection cannot carry on
-    return;
   }
-  if (unread) discardRest(req, res);
 }
 
 /**
- * Reads and drops what is left of a request body, so the client gets to read the answer; cut past
- * the linger limits, or as soon as the connection has closed (the request would otherwise count as
- * in flight, and hold up `stop`).
+ * Reads and drops what is left of a request body, for at most `lingerMs` (then the connection is
+ * cut). The answer is written first and ended after this: a client that writes its whole body
+ * before reading finds the answer waiting, and a connection closed with its bytes unread would be
+ * reset and lose the answer with it; a kept connection's next request starts after this body.
  */
-function discardRest(req: IncomingMessage, res: ServerResponse): void {
-  if (req.destroyed || res.destroyed) return; // the connection is gone already (the client cut it)
-  let dropped = 0;
-  const cut = setTimeout(() => req.destroy(), lingerMs);
-  cut.unref(); // never what keeps a stopping server alive
-  const done = () => clearTimeout(cut);
-  req.once("end", done);
-  req.once("close", done);
-  res.once("close", () => req.destroy());
-  req.on("data", (chunk: Uint8Array) => {
-    dropped += chunk.byteLength;
-    if (dropped > lingerBytes) req.destroy();
+function dropRest(req: IncomingMessage): Promise<void> {
+  if (req.destroyed || req.socket.destroyed) return Promise.resolve(); // the client cut the connection already
+  req.removeAllListeners("data"); // the handler's body stream, which would pause the socket again
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(cut);
+      resolve();
+    };
+    const cut = setTimeout(() => {
+      req.destroy();
+      done();
+    }, lingerMs);
+    cut.unref(); // never what keeps a stopping server alive
+    req.once("end", done);
+    req.once("close", done);
+    req.socket.once("close", done);
+    req.on("data", () => {});
+    req.resume();
   });
-  req.resume();
 }
 
 /** Only the path and query matter to the handler: the origin is a fixed placeholder (an address like fe80::1%eth0 is no URL's). */
@@ -203,7 +201,13 @@ const bodiless = (status: number) => status < 200 || status === 204 || status ==
  * with its length when it comes in one piece (a JSON answer), chunked otherwise, never buffered
  * whole. A HEAD gets the headers the GET would.
  */
-async function send(res: ServerResponse, response: Response, head: boolean): Promise<void> {
+async function send(res: ServerResponse, response: Response, head: boolean, beforeEnd?: () => Promise<void>): Promise<void> {
+  const end = async (last?: Uint8Array) => {
+    if (!beforeEnd) return void res.end(last);
+    if (last) res.write(last);
+    await beforeEnd();
+    res.end();
+  };
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
     headers[canonicalName(name)] = value;
@@ -214,21 +218,20 @@ async function send(res: ServerResponse, response: Response, head: boolean): Pro
     await response.body?.cancel();
     if (declared === undefined && !bodiless(response.status)) headers["Content-Length"] = "0";
     res.writeHead(response.status, headers);
-    res.end();
-    return;
+    return end();
   }
   if (file && !head) {
+    if (declared !== file.end - file.start) throw new Error(`a ${file.end - file.start}-byte file range declared ${declared}`);
     res.writeHead(response.status, headers);
     // two reused buffers: each write is flushed or copied by the socket before its buffer is read into again
-    const blockSize = fileStreams < bigBlockStreams ? bigBlock : smallBlock;
+    const blockSize = fileStreams < bigBlockStreams ? undefined : smallBlock; // undefined: scanFile's 1 MiB
     fileStreams++;
     try {
       await scanFile(file.path, (chunk) => write(res, chunk), { start: file.start, end: file.end, blockSize });
     } finally {
       fileStreams--;
     }
-    res.end();
-    return;
+    return end();
   }
   const reader = response.body.getReader();
   try {
@@ -239,11 +242,10 @@ async function send(res: ServerResponse, response: Response, head: boolean): Pro
       const bytes = first.value ?? new Uint8Array(0);
       if (declared !== undefined && bytes.byteLength !== declared) throw new Error(`a ${bytes.byteLength}-byte body declared ${declared}`);
       res.writeHead(response.status, { ...headers, "Content-Length": String(bytes.byteLength) });
-      res.end(head ? undefined : bytes);
-      return;
+      return end(head ? undefined : bytes);
     }
     res.writeHead(response.status, headers);
-    if (head) return void res.end();
+    if (head) return end();
     let sent = 0;
     const put = async (chunk: Uint8Array) => {
       sent += chunk.byteLength;
@@ -254,22 +256,15 @@ async function send(res: ServerResponse, response: Response, head: boolean): Pro
     await put(second.value);
     for (let next = await reader.read(); !next.done; next = await reader.read()) await put(next.value);
     if (declared !== undefined && sent !== declared) throw new Error(`the body ended at ${sent} of its Content-Length ${declared}`);
-    res.end();
+    await end();
   } finally {
     await reader.cancel().catch(() => {});
   }
 }
 
-const canonicalNames = new Map<string, string>();
-
 /** `docker-content-digest` → `Docker-Content-Digest`: header names as distribution (Go) writes them (Headers lowercases). */
 function canonicalName(name: string): string {
-  let canonical = canonicalNames.get(name);
-  if (canonical === undefined) {
-    canonical = name.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
-    if (canonicalNames.size < 256) canonicalNames.set(name, canonical);
-  }
-  return canonical;
+  return name.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
 }
 
 /** Writes a chunk, waiting for the socket to drain when it is full; fails once the client has gone. */

@@ -62,7 +62,6 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     const other = await servingProcess(root);
     if (other) throw new UsageError(`${root} is served already (stevedore serve, pid ${other.pid} on ${other.host}): give this one another --root`);
   }
-  raiseRssCeiling(serverRssCeiling);
   const own = root ? await fsStore(root, { fsync: options.fsync ?? true }) : memoryStore();
   const store = options.proxy ? pullThrough(own, options.proxy) : own;
   const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), options) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
@@ -73,6 +72,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   const server = await listen(handler, { hostname, port, tls });
   // marked once it serves: a start that failed (an address in use) leaves no mark
   const unmark = root ? await markServing(root) : async () => {};
+  const lowerRssCeiling = raiseRssCeiling(serverRssCeiling);
   const scheme = options.tls ? "https" : "http";
   return {
     url: new URL(`${scheme}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`),
@@ -80,6 +80,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     store,
     stop: async () => {
       await server.stop();
+      lowerRssCeiling();
       await store.settle?.();
       await unmark();
     },

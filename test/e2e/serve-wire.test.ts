@@ -30,7 +30,9 @@ async function rawExchange(host: string, request: string | Uint8Array, until: Re
     },
   });
   socket.write(request);
+  const timer = setTimeout(() => resolve(received), 5000); // a server that never answers fails the test, not the run
   const answer = await promise;
+  clearTimeout(timer);
   socket.end();
   return answer;
 }
@@ -86,26 +88,32 @@ for (const store of ["--root", "--memory"] as const) {
       };
       const results = await Promise.all([slowRead(), slowRead(), slowRead(), hangUp(), hangUp(), hangUp()]);
       expect(results.slice(0, 3)).toEqual([digest, digest, digest]);
-      await Bun.sleep(300);
-      if (store === "--root") expect(openFiles()).toBe(before); // a memory store opens no file
+      if (store === "--root") {
+        // a memory store opens no file; the server closes a hung-up download's file as it notices
+        for (const deadline = performance.now() + 3000; openFiles() > before && performance.now() < deadline; ) await Bun.sleep(20);
+        expect(openFiles()).toBe(before);
+      }
       expect(sha256(new Uint8Array(await (await fetch(url())).arrayBuffer()))).toBe(digest);
     });
 
-    test("forty downloads at once (past the 32 that get 1 MiB blocks) each get the exact bytes", async () => {
-      const readSlowly = async () => {
-        const reader = (await fetch(url())).body!.getReader();
-        const hasher = new Bun.CryptoHasher("sha256");
-        for (let first = true; ; first = false) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          hasher.update(value);
-          if (first) await Bun.sleep(300); // all forty are in flight at once, each more than the socket buffers hold
-        }
-        return `sha256:${hasher.digest("hex")}`;
-      };
-      const digests = await Promise.all(Array.from({ length: 40 }, readSlowly));
-      expect(new Set(digests)).toEqual(new Set([digest]));
-    });
+    // file bodies only: a memory store streams its blobs
+    if (store === "--root") {
+      test("forty file downloads at once (past the 32 that get 1 MiB blocks) each get the exact bytes", async () => {
+        const readSlowly = async () => {
+          const reader = (await fetch(url())).body!.getReader();
+          const hasher = new Bun.CryptoHasher("sha256");
+          for (let first = true; ; first = false) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            hasher.update(value);
+            if (first) await Bun.sleep(300); // all forty are in flight at once, each more than the socket buffers hold
+          }
+          return `sha256:${hasher.digest("hex")}`;
+        };
+        const digests = await Promise.all(Array.from({ length: 40 }, readSlowly));
+        expect(new Set(digests)).toEqual(new Set([digest]));
+      });
+    }
 
     test("header names go out as distribution writes them", async () => {
       const answer = await rawExchange(server.host, `HEAD /v2/wire/blob/blobs/${digest} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, /\r\n\r\n/);
@@ -125,7 +133,7 @@ for (const store of ["--root", "--memory"] as const) {
       socket.write(blob.subarray(0, 5 << 20));
       await Bun.sleep(100);
       socket.end();
-      await Bun.sleep(300);
+      // had the cut chunk been kept, the session would hold 5 MiB: the PATCH from byte 0 below would be a 416
       const status = await fetch(`http://${server.host}${location}`);
       expect(status.status).toBe(204);
       expect(status.headers.get("range")).toBe("0-0");

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { fileResponse } from "../../src/server/file-body.ts";
 import { type Listener, listen } from "../../src/server/listen.ts";
@@ -15,7 +16,7 @@ afterAll(async () => {
   await Promise.all(listeners.map((l) => l.stop()));
 });
 
-async function serve(handler: (request: Request) => Promise<Response>, options: { drainTimeout?: number; tls?: { cert: string; key: string } } = {}): Promise<Listener> {
+async function serve(handler: (request: Request) => Promise<Response>, options: { tls?: { cert: string; key: string } } = {}): Promise<Listener> {
   const listener = await listen(handler, { hostname: "127.0.0.1", port: 0, ...options });
   listeners.push(listener);
   return listener;
@@ -51,16 +52,23 @@ async function raw(port: number, head: string, body?: Uint8Array): Promise<{ tex
 }
 
 describe("listen", () => {
-  test("a body the handler refuses unread: the answer arrives, the connection closes soon, stop is not held up", async () => {
-    const listener = await serve(async () => new Response('{"errors":[]}', { status: 401, headers: { "Content-Type": "application/json" } }));
-    const big = new Uint8Array(64 << 20);
-    const { text, closedMs } = await raw(listener.port, `PATCH /v2/a/blobs/uploads/x HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.byteLength}\r\n\r\n`, big);
+  test("a body the handler refuses unread: a client that writes it all before reading still gets the answer, on a connection that carries on", async () => {
+    const listener = await serve(async (request) => new Response('{"errors":[]}', { status: new URL(request.url).pathname === "/next" ? 200 : 401 }));
+    const body = new Uint8Array(40 << 20);
+    const socket = connect({ host: "127.0.0.1", port: listener.port });
+    await new Promise((resolve) => socket.once("connect", resolve));
+    socket.pause(); // reads nothing until every byte is written, as Python's http.client does
+    socket.write(`PATCH /refused HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.byteLength}\r\n\r\n`);
+    await new Promise<void>((resolve, reject) => socket.write(body, (err) => (err ? reject(err) : resolve())));
+    socket.write("GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let text = "";
+    socket.on("data", (data: Buffer) => {
+      text += data.toString();
+    });
+    socket.resume();
+    await new Promise((resolve) => socket.once("close", resolve));
     expect(text).toStartWith("HTTP/1.1 401");
-    expect(text.toLowerCase()).toContain("connection: close");
-    expect(closedMs).toBeLessThan(8000);
-    const stopped = performance.now();
-    await listener.stop();
-    expect(performance.now() - stopped).toBeLessThan(2000);
+    expect(text).toContain("HTTP/1.1 200"); // the refused body was dropped, and the next request read after it
   });
 
   test("a handler that gives up on a chunked body part-way still gets its answer out", async () => {
@@ -72,7 +80,7 @@ describe("listen", () => {
     });
     const chunk = new Uint8Array(1 << 20);
     const chunked = Buffer.concat(Array.from({ length: 5 }, () => Buffer.concat([Buffer.from(`${chunk.byteLength.toString(16)}\r\n`), chunk, Buffer.from("\r\n")])));
-    const { text } = await raw(listener.port, "PUT /v2/a/manifests/v1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", chunked);
+    const { text } = await raw(listener.port, "PUT /v2/a/manifests/v1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n", Buffer.concat([chunked, Buffer.from("0\r\n\r\n")]));
     expect(text).toStartWith("HTTP/1.1 413");
     expect(text).toContain("SIZE_INVALID");
   });
@@ -133,23 +141,17 @@ describe("listen", () => {
     expect((await fetch(`${base}/throws`)).status).toBe(500);
   });
 
-  test("stop lets a request in flight finish, and cuts one that outlives the drain timeout", async () => {
+  test("stop lets a request in flight finish", async () => {
+    const entered = Promise.withResolvers<void>();
     const slow = await serve(async () => {
+      entered.resolve();
       await Bun.sleep(300);
       return new Response("done");
     });
     const answer = fetch(`http://127.0.0.1:${slow.port}/`);
-    await Bun.sleep(50);
+    await entered.promise;
     await slow.stop();
     expect(await (await answer).text()).toBe("done");
-
-    const stuck = await serve(() => new Promise<Response>(() => {}), { drainTimeout: 1 });
-    const never = fetch(`http://127.0.0.1:${stuck.port}/`).catch((err: unknown) => err);
-    await Bun.sleep(50);
-    const stopping = performance.now();
-    await stuck.stop();
-    expect(performance.now() - stopping).toBeLessThan(3000);
-    expect(await never).toBeInstanceOf(Error);
   });
 
   test("over TLS, file bodies read by slow clients arrive exact (the two read buffers are reused under backpressure)", async () => {
