@@ -11,6 +11,7 @@ export const examples = [
   "stevedore serve                                   # 127.0.0.1:5000, images under ~/.local/share/stevedore/registry",
   "stevedore serve --addr 0.0.0.0:5000 --root /srv/registry --htpasswd /etc/stevedore/htpasswd --anonymous-read",
   "stevedore serve --memory --addr 127.0.0.1:0       # a throwaway registry for a CI job",
+  "stevedore serve --addr 0.0.0.0:5443 --tls-cert registry.crt --tls-key registry.key   # HTTPS (clients: --cert-dir)",
   "stevedore serve --proxy registry-1.docker.io --root /srv/hub-cache   # a Docker Hub pull-through cache",
 ];
 
