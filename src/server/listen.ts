@@ -214,13 +214,14 @@ async function send(res: ServerResponse, response: Response, head: boolean, befo
   });
   const declared = headers["Content-Length"] === undefined ? undefined : Number(headers["Content-Length"]);
   const file = fileRangeOf(response);
-  if (!response.body || bodiless(response.status)) {
+  // nothing to send, or (a HEAD) nothing to read when the length is declared
+  if (!response.body || bodiless(response.status) || (head && declared !== undefined)) {
     await response.body?.cancel();
     if (declared === undefined && !bodiless(response.status)) headers["Content-Length"] = "0";
     res.writeHead(response.status, headers);
     return end();
   }
-  if (file && !head) {
+  if (file) {
     if (declared !== file.end - file.start) throw new Error(`a ${file.end - file.start}-byte file range declared ${declared}`);
     res.writeHead(response.status, headers);
     // two reused buffers: each write is flushed or copied by the socket before its buffer is read into again

@@ -185,6 +185,8 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
   await sweepUploads(join(root, "uploads"), Date.now());
 
   const blobPath = (d: Digest) => join(root, "blobs", digestAlgorithm(d), digestHex(d));
+  /** The disk, not the size cache, before a blob is kept: a gc by another process may have removed what the cache remembers. */
+  const blobOnDisk = (d: Digest) => pathExists(blobPath(d));
   const repoDir = (repo: string) => join(root, "repositories", repo);
   const uploadDir = (id: string) => join(root, "uploads", id);
   const where = `in ${root}`;
@@ -211,8 +213,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
   }
 
   async function putBlob(digest: Digest, body: ReadableStream<Uint8Array> | Uint8Array, size?: number): Promise<void> {
-    // the disk, not the size cache: a gc by another process may have removed what the cache remembers
-    if (await pathExists(blobPath(digest))) {
+    if (await blobOnDisk(digest)) {
       // already here (a shared layer): the bytes must still match, but the file stays as it is
       await verifyOnly(body, { digest, size }, where);
       return;
@@ -568,8 +569,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
             throw new IntegrityError(`blob ${shortDigest(digest)}: digest mismatch (got ${shortDigest(actual)}) finishing upload ${id} ${where}`);
           }
           sessions.delete(id);
-          // the disk, not the size cache: a gc between pushes may have removed what the cache remembers
-          if (!(await pathExists(blobPath(digest)))) {
+          if (!(await blobOnDisk(digest))) {
             await mkdir(dirname(blobPath(digest)), { recursive: true });
             // same filesystem: the verified data becomes the blob by rename, never copied
             await rename(data, blobPath(digest));

@@ -8,6 +8,7 @@ import { listen } from "../server/listen.ts";
 import { fsStore } from "../store/fs.ts";
 import { memoryStore } from "../store/memory.ts";
 import { markServing, servingProcess } from "../store/serving.ts";
+import { openForReading } from "../stream/file.ts";
 import { raiseRssCeiling } from "../stream/gc-pacer.ts";
 import type { Store } from "../store/types.ts";
 import { type Upstream, pullThrough } from "./pull-through.ts";
@@ -54,6 +55,16 @@ function parseAddr(addr: string): { hostname: string; port: number } {
   return { hostname: match[1]!.replace(/^\[|\]$/g, "") || "0.0.0.0", port: Number(match[2]) };
 }
 
+/** A certificate or key file's text; a missing one is a NotFoundError that names it. */
+async function readPem(path: string): Promise<string> {
+  const handle = await openForReading(path);
+  try {
+    return await handle.readFile("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Starts the registry server (server/listen.ts). */
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   const root = options.memory ? undefined : (options.root ?? defaultRoot());
@@ -68,7 +79,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
   const handler = createHandler({ store, policy, readOnly: options.readOnly || options.proxy !== undefined, allowDelete: options.allowDelete && !options.proxy }, options.onLog);
   const { hostname, port } = parseAddr(options.addr ?? "127.0.0.1:5000");
-  const tls = options.tls ? { cert: await Bun.file(options.tls.cert).text(), key: await Bun.file(options.tls.key).text() } : undefined;
+  const tls = options.tls ? { cert: await readPem(options.tls.cert), key: await readPem(options.tls.key) } : undefined;
   const server = await listen(handler, { hostname, port, tls });
   // marked once it serves: a start that failed (an address in use) leaves no mark
   const unmark = root ? await markServing(root) : async () => {};

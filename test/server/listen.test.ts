@@ -5,6 +5,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { fileResponse } from "../../src/server/file-body.ts";
 import { type Listener, listen } from "../../src/server/listen.ts";
+import { rawExchange } from "../helpers/raw-http.ts";
 import { selfSignedCertificate } from "../helpers/registry.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 
@@ -20,35 +21,6 @@ async function serve(handler: (request: Request) => Promise<Response>, options: 
   const listener = await listen(handler, { hostname: "127.0.0.1", port: 0, ...options });
   listeners.push(listener);
   return listener;
-}
-
-/** A raw HTTP/1.1 exchange: the request head, then `body` (written as fast as the socket takes it); all the server sent until it closed. */
-async function raw(port: number, head: string, body?: Uint8Array): Promise<{ text: string; closedMs: number }> {
-  const started = performance.now();
-  let text = "";
-  const { promise, resolve } = Promise.withResolvers<{ text: string; closedMs: number }>();
-  let pending = body;
-  const socket = await Bun.connect({
-    hostname: "127.0.0.1",
-    port,
-    socket: {
-      data(_, data) {
-        text += new TextDecoder().decode(data);
-      },
-      drain(s) {
-        if (pending) pending = pending.subarray(s.write(pending));
-        if (pending?.byteLength === 0) pending = undefined;
-      },
-      close: () => resolve({ text, closedMs: performance.now() - started }),
-      error: () => resolve({ text, closedMs: performance.now() - started }),
-    },
-  });
-  socket.write(head);
-  if (pending) pending = pending.subarray(socket.write(pending));
-  const timer = setTimeout(() => socket.end(), 15_000);
-  const result = await promise;
-  clearTimeout(timer);
-  return result;
 }
 
 describe("listen", () => {
@@ -80,7 +52,7 @@ describe("listen", () => {
     });
     const chunk = new Uint8Array(1 << 20);
     const chunked = Buffer.concat(Array.from({ length: 5 }, () => Buffer.concat([Buffer.from(`${chunk.byteLength.toString(16)}\r\n`), chunk, Buffer.from("\r\n")])));
-    const { text } = await raw(listener.port, "PUT /v2/a/manifests/v1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n", Buffer.concat([chunked, Buffer.from("0\r\n\r\n")]));
+    const text = await rawExchange(`127.0.0.1:${listener.port}`, "PUT /v2/a/manifests/v1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n", { body: Buffer.concat([chunked, Buffer.from("0\r\n\r\n")]) });
     expect(text).toStartWith("HTTP/1.1 413");
     expect(text).toContain("SIZE_INVALID");
   });
@@ -98,7 +70,7 @@ describe("listen", () => {
       return new Response(stream(parts), { headers: { "Content-Length": "3000" } });
     });
     for (const parts of [2, 4]) {
-      const { text } = await raw(listener.port, `GET /?parts=${parts} HTTP/1.1\r\nHost: x\r\n\r\nGET /?parts=3 HTTP/1.1\r\nHost: x\r\n\r\n`);
+      const text = await rawExchange(`127.0.0.1:${listener.port}`, `GET /?parts=${parts} HTTP/1.1\r\nHost: x\r\n\r\nGET /?parts=3 HTTP/1.1\r\nHost: x\r\n\r\n`);
       expect(text.match(/HTTP\/1\.1 200/g)).toHaveLength(1); // the pipelined second request never gets an answer on this connection
       const body = text.slice(text.indexOf("\r\n\r\n") + 4);
       expect(body.length).toBeLessThanOrEqual(3000);
@@ -128,17 +100,25 @@ describe("listen", () => {
     const json = await fetch(`${base}/json`);
     expect(json.headers.get("content-length")).toBe("7");
     expect(await json.text()).toBe('{"a":1}');
-    const head = await raw(listener.port, "HEAD /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    expect(head.text).toContain("\r\nContent-Length: 7\r\n");
-    expect(head.text).toEndWith("\r\n\r\n");
+    const head = await rawExchange(`127.0.0.1:${listener.port}`, "HEAD /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(head).toContain("\r\nContent-Length: 7\r\n");
+    expect(head).toEndWith("\r\n\r\n");
     const streamed = await fetch(`${base}/stream`);
     expect(streamed.headers.get("transfer-encoding")).toBe("chunked");
     expect(await streamed.text()).toBe("one,two");
     expect((await fetch(`${base}/accepted`)).headers.get("content-length")).toBe("0");
-    const nothing = await raw(listener.port, "GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    expect(nothing.text).toStartWith("HTTP/1.1 204");
-    expect(nothing.text.toLowerCase()).not.toContain("content-length");
+    const nothing = await rawExchange(`127.0.0.1:${listener.port}`, "GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    expect(nothing).toStartWith("HTTP/1.1 204");
+    expect(nothing.toLowerCase()).not.toContain("content-length");
     expect((await fetch(`${base}/throws`)).status).toBe(500);
+  });
+
+  test("a file body whose declared length is not its range's gets no answer, not a wrong one", async () => {
+    const path = join(dir, "ten");
+    writeFileSync(path, "0123456789");
+    const listener = await serve(async () => fileResponse({ path, start: 0, end: 10 }, { headers: { "Content-Length": "9" } }));
+    const text = await rawExchange(`127.0.0.1:${listener.port}`, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect(text).toBe("");
   });
 
   test("stop lets a request in flight finish", async () => {
