@@ -44,13 +44,18 @@ describe("fs store", () => {
     expect(existsSync(join(root, "uploads", session.id))).toBe(false);
   });
 
-  test("an upload of a blob the store holds keeps the stored file and leaves nothing of itself once settled", async () => {
+  /** A fresh store holding one blob, uploaded into team/first; `upload` pushes it again elsewhere. */
+  async function storeHolding(name: string, size: number) {
     const root = freshRoot();
     const store = await fsStore(root);
-    const blob = blobOf("twice", 70_000);
+    const blob = blobOf(name, size);
     const upload = (repo: string) => uploadWhole(store, repo, blob);
     await upload("team/first");
-    const stored = join(root, "blobs/sha256", blob.digest.slice("sha256:".length));
+    return { root, store, blob, upload, stored: join(root, "blobs/sha256", blob.digest.slice("sha256:".length)) };
+  }
+
+  test("an upload of a blob the store holds keeps the stored file and leaves nothing of itself once settled", async () => {
+    const { root, store, blob, upload, stored } = await storeHolding("twice", 70_000);
     const inode = statSync(stored).ino;
     const second = await upload("team/second");
     expect(await store.uploads.get(second)).toBeNull();
@@ -61,12 +66,7 @@ describe("fs store", () => {
   });
 
   test("a blob removed from disk behind the store's back (a gc) is put back by the next upload of it", async () => {
-    const root = freshRoot();
-    const store = await fsStore(root);
-    const blob = blobOf("gone", 5000);
-    const upload = (repo: string) => uploadWhole(store, repo, blob);
-    await upload("team/first");
-    const stored = join(root, "blobs/sha256", blob.digest.slice("sha256:".length));
+    const { store, blob, upload, stored } = await storeHolding("gone", 5000);
     rmSync(stored); // the store still remembers its size
     await upload("team/second");
     await store.settle?.();
