@@ -1,8 +1,8 @@
 import { type Digest, parseDigest } from "../core/digest.ts";
-import type { ByteRange } from "../store/types.ts";
 import { ApiError } from "./errors.ts";
 import type { RequestContext } from "./context.ts";
 import { apiVersionHeader } from "./context.ts";
+import { etagOf, notModified, requestedRange } from "./conditional.ts";
 import { fileResponse } from "./file-body.ts";
 
 export function parseDigestParam(text: string | null): Digest {
@@ -13,24 +13,7 @@ export function parseDigestParam(text: string | null): Digest {
   }
 }
 
-/** `bytes=first-last`, `bytes=first-` or the suffix `bytes=-length` (RFC 9110), as a half-open range clipped to `size`. */
-function rangeOf(first: string, last: string, size: number): ByteRange | undefined {
-  if (first === "") return last === "" ? undefined : { start: Math.max(0, size - Number(last)), end: size };
-  return { start: Number(first), end: last === "" ? size : Math.min(Number(last) + 1, size) };
-}
-
-/** The Range header's one range within `size`; undefined when absent, 416 when unsatisfiable. */
-function parseRange(header: string | null, size: number): ByteRange | undefined {
-  if (!header) return undefined;
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  const range = match ? rangeOf(match[1]!, match[2]!, size) : undefined;
-  if (!range || range.start >= size || range.end <= range.start) {
-    throw new ApiError("BLOB_UNKNOWN", `range ${header} is not satisfiable`, 416, { "Content-Range": `bytes */${size}` });
-  }
-  return range;
-}
-
-/** GET/HEAD a blob the repository links: files go out as file bodies (file-body.ts), ranges answer 206. */
+/** GET/HEAD a blob the repository links: files go out as file bodies (file-body.ts), ranges answer 206, a current copy 304. */
 export async function getBlob(ctx: RequestContext, name: string, digestText: string): Promise<Response> {
   await ctx.require("pull", name);
   const digest = parseDigestParam(digestText);
@@ -39,9 +22,12 @@ export async function getBlob(ctx: RequestContext, name: string, digestText: str
   const linked = async () => ((await repos.hasBlobLink(name, digest)) || (await repos.getManifest(name, digest)) ? blobs.stat(digest) : null);
   const size = head && repos.blobSize ? await repos.blobSize(name, digest) : await linked();
   if (size === null) throw new ApiError("BLOB_UNKNOWN", `blob ${digest} is unknown to ${name}`);
-  const headers: Record<string, string> = { ...apiVersionHeader, "Docker-Content-Digest": digest, "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes", ETag: `"${digest}"` };
+  const etag = etagOf(digest);
+  const headers: Record<string, string> = { ...apiVersionHeader, "Docker-Content-Digest": digest, "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes", ETag: etag };
+  const unchanged = notModified(ctx.request, etag, headers);
+  if (unchanged) return unchanged;
   if (head) return new Response(null, { headers: { ...headers, "Content-Length": String(size) } });
-  const range = parseRange(ctx.request.headers.get("range"), size);
+  const range = requestedRange(ctx.request, etag, size);
   const path = blobs.filePath?.(digest);
   const { start, end } = range ?? { start: 0, end: size };
   const init = range

@@ -2,12 +2,13 @@ import { digestAlgorithm, digestOf, isDigest, parseDigest } from "../core/digest
 import { StevedoreError } from "../core/errors.ts";
 import { type RawManifest, childDescriptors, maxManifestBytes, parseManifest, toRawManifest } from "../core/manifest.ts";
 import { isManifestType, isNondistributableType } from "../core/media-type.ts";
+import { etagOf, notModified } from "./conditional.ts";
 import { type RequestContext, apiVersionHeader } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { isValidTag } from "../core/reference.ts";
 
 function manifestHeaders(m: RawManifest): Record<string, string> {
-  return { ...apiVersionHeader, "Content-Type": m.mediaType, "Docker-Content-Digest": m.digest, "Content-Length": String(m.bytes.byteLength), ETag: `"${m.digest}"` };
+  return { ...apiVersionHeader, "Content-Type": m.mediaType, "Docker-Content-Digest": m.digest, "Content-Length": String(m.bytes.byteLength), ETag: etagOf(m.digest) };
 }
 
 function checkReference(reference: string): void {
@@ -18,14 +19,16 @@ function checkReference(reference: string): void {
 /**
  * GET/HEAD by tag or digest: the bytes as they were pushed, with their media type. A name no tag can
  * have names no manifest, so it is a 404 like any manifest not found (the conformance suite asks for
- * `.INVALID_MANIFEST_NAME`); a malformed digest stays a 400 DIGEST_INVALID.
+ * `.INVALID_MANIFEST_NAME`); a malformed digest stays a 400 DIGEST_INVALID. An If-None-Match naming
+ * the manifest's digest is a 304.
  */
 export async function getManifest(ctx: RequestContext, name: string, reference: string): Promise<Response> {
   await ctx.require("pull", name);
   if (reference.includes(":")) checkReference(reference);
   const m = isDigest(reference) || isValidTag(reference) ? await ctx.options.store.repos.getManifest(name, reference) : null;
   if (!m) throw new ApiError("MANIFEST_UNKNOWN", `manifest ${reference} is unknown to ${name}`);
-  return new Response(ctx.request.method === "HEAD" ? null : m.bytes, { headers: manifestHeaders(m) });
+  const headers = manifestHeaders(m);
+  return notModified(ctx.request, headers.ETag!, headers) ?? new Response(ctx.request.method === "HEAD" ? null : m.bytes, { headers });
 }
 
 /** Reads the body whole, refusing more than 4 MiB before and while reading. */

@@ -100,6 +100,18 @@ for (const store of ["--root", "--memory"] as const) {
       expect(answer).toContain(`\r\nContent-Length: ${blob.byteLength}\r\n`);
     });
 
+    test("a 304 for a current copy carries no body: the next request on the connection is answered", async () => {
+      const conditional = `GET /v2/wire/blob/blobs/${digest} HTTP/1.1\r\nHost: x\r\nIf-None-Match: "${digest}"\r\n\r\n`;
+      const last = `HEAD /v2/wire/blob/blobs/${digest} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`;
+      const answer = await rawExchange(server.host, conditional + last);
+      const [first, second] = answer.split(/(?=HTTP\/1\.1 )/);
+      expect(first).toStartWith("HTTP/1.1 304");
+      expect(first).toContain(`\r\nEtag: "${digest}"\r\n`);
+      expect(first).not.toContain("Content-Length");
+      expect(first).toEndWith("\r\n\r\n");
+      expect(second).toStartWith("HTTP/1.1 200");
+    });
+
     test("a PATCH whose client hangs up part-way keeps nothing of it; the upload then completes from byte 0", async () => {
       const start = await fetch(`http://${server.host}/v2/wire/cut/blobs/uploads/`, { method: "POST" });
       const location = start.headers.get("location")!;

@@ -73,6 +73,48 @@ for (const [storeName, makeStore] of stores) describe(`registry handler (${store
     expect((await handler(req("HEAD", `/v2/other/repo/blobs/${blob!.desc.digest}`))).status).toBe(404);
   });
 
+  test("If-None-Match naming the digest is a 304 without a body, for manifests by tag and blobs, GET and HEAD", async () => {
+    const image = await push(handler, "team/app", "v1");
+    const [blob] = image.blobs.values();
+    const urls = { manifest: "/v2/team/app/manifests/v1", blob: `/v2/team/app/blobs/${blob!.desc.digest}` };
+    const digests = { manifest: image.top.digest, blob: blob!.desc.digest };
+    for (const what of ["manifest", "blob"] as const) {
+      const etag = `"${digests[what]}"`;
+      for (const [ifNoneMatch, status] of [[etag, 304], [`W/${etag}`, 304], [`"sha256:other", ${etag}`, 304], ["*", 304], ['"sha256:other"', 200]] as const) {
+        for (const method of ["GET", "HEAD"]) {
+          const r = await handler(req(method, urls[what], { headers: { "If-None-Match": ifNoneMatch } }));
+          expect([what, ifNoneMatch, method, r.status]).toEqual([what, ifNoneMatch, method, status]);
+          expect(r.headers.get("etag")).toBe(etag);
+          expect(r.headers.get("docker-content-digest")).toBe(digests[what]);
+          if (status === 304) {
+            expect(r.headers.get("content-length")).toBeNull();
+            expect((await r.arrayBuffer()).byteLength).toBe(0);
+          }
+        }
+      }
+    }
+  });
+
+  test("a Range the server need not honour gets the whole blob; If-Range honours it only for the blob's own ETag", async () => {
+    const image = await push(handler, "team/app", "v1");
+    const [blob] = image.blobs.values();
+    const url = `/v2/team/app/blobs/${blob!.desc.digest}`;
+    const etag = `"${blob!.desc.digest}"`;
+    const get = (headers: Record<string, string>) => handler(req("GET", url, { headers }));
+    // several ranges, another unit, a Range whose If-Range names other content or a date: RFC 9110 lets a server send the whole
+    const whole: Record<string, string>[] = [{ Range: "bytes=0-1,5-6" }, { Range: "items=0-1" }, { Range: "bytes=0-9", "If-Range": '"sha256:other"' }, { Range: "bytes=0-9", "If-Range": "Mon, 23 Nov 2026 10:00:00 GMT" }];
+    for (const headers of whole) {
+      const r = await get(headers);
+      expect([headers, r.status]).toEqual([headers, 200]);
+      expect(new Uint8Array(await r.arrayBuffer())).toEqual(new Uint8Array(blob!.bytes));
+    }
+    const ranged = await get({ Range: "bytes=0-9", "If-Range": etag });
+    expect(ranged.status).toBe(206);
+    expect(new Uint8Array(await ranged.arrayBuffer())).toEqual(new Uint8Array(blob!.bytes.subarray(0, 10)));
+    // one range in bytes that cannot be met stays a 416, If-Range or not
+    expect((await get({ Range: `bytes=${blob!.desc.size}-`, "If-Range": etag })).status).toBe(416);
+  });
+
   test("chunked upload: PATCH in order, 416 on a gap, status, a wrong digest leaves nothing visible", async () => {
     const bytes = new TextEncoder().encode("0123456789abcdefghij");
     const digest = digestOf(bytes);
