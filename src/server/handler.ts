@@ -11,7 +11,7 @@ import { cancelUpload, patchUpload, putUpload, startUpload, uploadStatus } from 
 
 export type { HandlerOptions } from "./context.ts";
 
-/** One line of the access log: no credentials, no bodies. */
+/** One line of the access log, as the answer is made (before its body goes out): no credentials, no bodies. */
 export interface AccessLogEntry {
   readonly method: string;
   readonly path: string;
@@ -37,7 +37,7 @@ function checkName(name: string): string {
  * fetch-style server. Every route asks the access policy; read-only and disabled deletes hold
  * whatever the policy says.
  */
-export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLogEntry) => void): (request: Request) => Promise<Response> {
+export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLogEntry, request: Request) => void): (request: Request) => Promise<Response> {
   return async (request) => {
     const started = performance.now();
     const url = new URL(request.url);
@@ -66,7 +66,7 @@ export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLog
       response = toErrorResponse(err);
       if (response.status >= 500) error = err instanceof Error ? err.message : String(err);
     }
-    onLog?.({ method: request.method, path: url.pathname, status: response.status, user, ms: performance.now() - started, ...(error ? { error } : {}) });
+    onLog?.({ method: request.method, path: url.pathname, status: response.status, user, ms: performance.now() - started, ...(error ? { error } : {}) }, request);
     return response;
   };
 }

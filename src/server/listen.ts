@@ -20,6 +20,27 @@ export interface ListenOptions {
   readonly port: number;
   /** PEM text of the certificate chain and its key: HTTPS. */
   readonly tls?: { readonly cert: string; readonly key: string };
+  /** Told of every answer once its body has gone out (or the connection was cut): an access log's line. */
+  readonly onSent?: (sent: SentAnswer) => void;
+}
+
+/** An answer as it went out. */
+export interface SentAnswer {
+  /** What the handler was given; undefined for a request target no URL can hold (a 400). */
+  readonly request?: Request;
+  readonly method: string;
+  /** The path, without the query. */
+  readonly path: string;
+  readonly status: number;
+  /** Body bytes written. */
+  readonly bytes: number;
+  /** From the request head to the body's last byte. */
+  readonly ms: number;
+  /** The client's address. */
+  readonly remote: string;
+  readonly userAgent?: string;
+  /** The body did not go out whole: the client went away, or the body failed part-way. */
+  readonly cut: boolean;
 }
 
 export interface Listener {
@@ -54,7 +75,7 @@ export async function listen(handler: Handler, options: ListenOptions): Promise<
   let stopping = false;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (stopping) res.shouldKeepAlive = false;
-    void respond(handler, req, res).finally(() => {
+    void respond(handler, req, res, options.onSent).finally(() => {
       if (stopping) server.closeIdleConnections();
     });
   };
@@ -84,7 +105,9 @@ export async function listen(handler: Handler, options: ListenOptions): Promise<
   };
 }
 
-async function respond(handler: Handler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function respond(handler: Handler, req: IncomingMessage, res: ServerResponse, onSent?: (sent: SentAnswer) => void): Promise<void> {
+  const started = performance.now();
+  const remote = req.socket.remoteAddress ?? ""; // gone once the socket is destroyed
   const length = req.headers["content-length"];
   const hasBody = (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
   let response: Response;
@@ -104,11 +127,26 @@ async function respond(handler: Handler, req: IncomingMessage, res: ServerRespon
   }
   // a body the handler did not read to its end (it refused the request): read and dropped before the answer ends
   const beforeEnd = hasBody && !req.complete ? () => dropRest(req) : undefined;
+  const body = { bytes: 0 };
+  let cut = false;
   try {
-    await send(res, response!, req.method === "HEAD", beforeEnd);
+    await send(res, response!, req.method === "HEAD", body, beforeEnd);
   } catch {
+    cut = true;
     res.destroy(); // the client went away, or the body failed part-way: the connection cannot carry on
   }
+  const userAgent = req.headers["user-agent"];
+  onSent?.({
+    request,
+    method: req.method ?? "",
+    path: (req.url ?? "").replace(/\?.*$/s, ""),
+    status: response!.status,
+    bytes: body.bytes,
+    ms: performance.now() - started,
+    remote,
+    ...(userAgent ? { userAgent } : {}),
+    cut,
+  });
 }
 
 /**
@@ -201,8 +239,13 @@ const bodiless = (status: number) => status < 200 || status === 204 || status ==
  * with its length when it comes in one piece (a JSON answer), chunked otherwise, never buffered
  * whole. A HEAD gets the headers the GET would.
  */
-async function send(res: ServerResponse, response: Response, head: boolean, beforeEnd?: () => Promise<void>): Promise<void> {
+async function send(res: ServerResponse, response: Response, head: boolean, body: { bytes: number }, beforeEnd?: () => Promise<void>): Promise<void> {
+  const put = (chunk: Uint8Array) => {
+    body.bytes += chunk.byteLength;
+    return write(res, chunk);
+  };
   const end = async (last?: Uint8Array) => {
+    body.bytes += last?.byteLength ?? 0;
     if (!beforeEnd) return void res.end(last);
     if (last) res.write(last);
     await beforeEnd();
@@ -228,7 +271,7 @@ async function send(res: ServerResponse, response: Response, head: boolean, befo
     const blockSize = fileStreams < bigBlockStreams ? undefined : smallBlock; // undefined: scanFile's 1 MiB
     fileStreams++;
     try {
-      await scanFile(file.path, (chunk) => write(res, chunk), { start: file.start, end: file.end, blockSize });
+      await scanFile(file.path, put, { start: file.start, end: file.end, blockSize });
     } finally {
       fileStreams--;
     }
@@ -247,16 +290,14 @@ async function send(res: ServerResponse, response: Response, head: boolean, befo
     }
     res.writeHead(response.status, headers);
     if (head) return end();
-    let sent = 0;
-    const put = async (chunk: Uint8Array) => {
-      sent += chunk.byteLength;
-      if (declared !== undefined && sent > declared) throw new Error(`the body is longer than its Content-Length ${declared}`);
-      await write(res, chunk);
+    const next = async (chunk: Uint8Array) => {
+      if (declared !== undefined && body.bytes + chunk.byteLength > declared) throw new Error(`the body is longer than its Content-Length ${declared}`);
+      await put(chunk);
     };
-    await put(first.value!);
-    await put(second.value);
-    for (let next = await reader.read(); !next.done; next = await reader.read()) await put(next.value);
-    if (declared !== undefined && sent !== declared) throw new Error(`the body ended at ${sent} of its Content-Length ${declared}`);
+    await next(first.value!);
+    await next(second.value);
+    for (let more = await reader.read(); !more.done; more = await reader.read()) await next(more.value);
+    if (declared !== undefined && body.bytes !== declared) throw new Error(`the body ended at ${body.bytes} of its Content-Length ${declared}`);
     await end();
   } finally {
     await reader.cancel().catch(() => {});

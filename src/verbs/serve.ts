@@ -4,7 +4,7 @@ import { UsageError } from "../core/errors.ts";
 import { type Authorize, htpasswdPolicy, openPolicy } from "../server/access.ts";
 import { type AccessLogEntry, createHandler } from "../server/handler.ts";
 import { Htpasswd } from "../server/htpasswd.ts";
-import { listen } from "../server/listen.ts";
+import { type SentAnswer, listen } from "../server/listen.ts";
 import { fsStore } from "../store/fs.ts";
 import { memoryStore } from "../store/memory.ts";
 import { markServing, servingProcess } from "../store/serving.ts";
@@ -28,9 +28,25 @@ export interface ServeOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   /** A custom policy, in place of the htpasswd one. */
   readonly authorize?: Authorize;
-  readonly onLog?: (entry: AccessLogEntry) => void;
+  /** An access log line per answer, once its body has gone out. */
+  readonly onLog?: (entry: ServeLogEntry) => void;
   /** A pull-through cache of this upstream registry: what clients pull is fetched and kept; pushes are refused. */
   readonly proxy?: Upstream;
+}
+
+/** The handler's view of an answer (who asked, what failed) joined with the listener's (how much went out, to whom, how long it took). */
+export type ServeLogEntry = Omit<SentAnswer, "request"> & Pick<AccessLogEntry, "user" | "error">;
+
+/** Joins each handler entry to the listener's account of its answer, for one log line per request. */
+function accessLog(onLog: (entry: ServeLogEntry) => void) {
+  const asked = new WeakMap<Request, AccessLogEntry>();
+  return {
+    onAnswer: (entry: AccessLogEntry, request: Request) => void asked.set(request, entry),
+    onSent: ({ request, ...sent }: SentAnswer) => {
+      const entry = request && asked.get(request);
+      onLog({ ...sent, ...(entry?.user ? { user: entry.user } : {}), ...(entry?.error ? { error: entry.error } : {}) });
+    },
+  };
 }
 
 export interface RunningServer {
@@ -77,10 +93,11 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   const store = options.proxy ? pullThrough(own, options.proxy) : own;
   const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), options) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
   // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
-  const handler = createHandler({ store, policy, readOnly: options.readOnly || options.proxy !== undefined, allowDelete: options.allowDelete && !options.proxy }, options.onLog);
+  const log = options.onLog && accessLog(options.onLog);
+  const handler = createHandler({ store, policy, readOnly: options.readOnly || options.proxy !== undefined, allowDelete: options.allowDelete && !options.proxy }, log?.onAnswer);
   const { hostname, port } = parseAddr(options.addr ?? "127.0.0.1:5000");
   const tls = options.tls ? { cert: await readPem(options.tls.cert), key: await readPem(options.tls.key) } : undefined;
-  const server = await listen(handler, { hostname, port, tls });
+  const server = await listen(handler, { hostname, port, tls, onSent: log?.onSent });
   // marked once it serves: a start that failed (an address in use) leaves no mark
   const unmark = root ? await markServing(root) : async () => {};
   const lowerRssCeiling = raiseRssCeiling(serverRssCeiling);

@@ -76,6 +76,45 @@ for (const auth of [false, true]) {
   });
 }
 
+describe("stevedore serve access log", () => {
+  const dir = tmpDir();
+
+  test("a line per request once its body is out: client, user, path without the query, status, bytes, user agent; never a password", async () => {
+    const file = join(dir, "htpasswd");
+    await Bun.write(file, Bun.spawnSync([htpasswd, "-Bbn", "alice", "wonderland"]).stdout);
+    const server = await startServe(["--memory", "--htpasswd", file, "--anonymous-read"]);
+    const blob = new Uint8Array(8 << 20).fill(7);
+    const digest = `sha256:${new Bun.CryptoHasher("sha256").update(blob).digest("hex")}`;
+    const alice = { Authorization: `Basic ${btoa("alice:wonderland")}`, "User-Agent": 'probe "1.0"' };
+    try {
+      const pushed = await fetch(`http://${server.host}/v2/logs/app/blobs/uploads/?digest=${digest}`, { method: "POST", body: blob, headers: alice });
+      expect(pushed.status).toBe(201);
+      const pulled = await fetch(`http://${server.host}/v2/logs/app/blobs/${digest}?secret=query`);
+      expect((await pulled.arrayBuffer()).byteLength).toBe(blob.byteLength);
+      // a reader that takes one chunk and hangs up: the line says how much went out, and that it was cut
+      const reader = (await fetch(`http://${server.host}/v2/logs/app/blobs/${digest}`)).body!.getReader();
+      await reader.read();
+      await reader.cancel();
+      await Bun.sleep(200);
+    } finally {
+      await server.stop();
+    }
+    const lines = (await server.stderr()).split("\n");
+    expect(lines).toContainEqual(`[info] 127.0.0.1 alice POST /v2/logs/app/blobs/uploads/ 201 0B ${lineMs(lines, "POST")}ms "probe \\"1.0\\""`);
+    expect(lines.find((l) => l.includes(` GET /v2/logs/app/blobs/${digest} 200 ${blob.byteLength}B `))).toStartWith("[info] 127.0.0.1 - GET");
+    const cut = lines.find((l) => l.endsWith(" cut"));
+    expect(cut).toContain(` GET /v2/logs/app/blobs/${digest} 200 `);
+    expect(Number(/ 200 (\d+)B /.exec(cut!)?.[1])).toBeLessThan(blob.byteLength);
+    expect(lines.join("\n")).not.toContain("wonderland");
+    expect(lines.join("\n")).not.toContain("secret");
+  });
+});
+
+/** The milliseconds a log line for `method` gives, to match the rest of it exactly. */
+function lineMs(lines: string[], method: string): string {
+  return /(\d+\.\d)ms/.exec(lines.find((l) => l.includes(` ${method} `)) ?? "")?.[1] ?? "?";
+}
+
 describe("stevedore serve durability and concurrency", () => {
   const dir = tmpDir();
 

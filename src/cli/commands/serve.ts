@@ -1,11 +1,22 @@
 import { defineCommand } from "citty";
 import { UsageError } from "../../core/errors.ts";
 import { parseRegistryHost } from "../../verbs/registry.ts";
-import { serve } from "../../verbs/serve.ts";
+import { type ServeLogEntry, serve } from "../../verbs/serve.ts";
 import { commonArgs } from "../args.ts";
 import { log } from "../log.ts";
 import { registryOptionsFrom } from "../registry-args.ts";
 import { cliSignal } from "../signal.ts";
+
+/**
+ * `127.0.0.1 alice GET /v2/app/blobs/sha256:… 200 268436992B 85.3ms "skopeo/1.13.3"`: the client,
+ * the user (- when anonymous), the request without its query, the status, the body bytes sent, the
+ * time to the last byte, the user agent; then `cut` when the body did not go out whole, and what
+ * failed for a 5xx.
+ */
+function accessLine(e: ServeLogEntry): string {
+  const tail = `${e.cut ? " cut" : ""}${e.error ? ` error=${JSON.stringify(e.error)}` : ""}`;
+  return `${e.remote} ${e.user ?? "-"} ${e.method} ${e.path} ${e.status} ${e.bytes}B ${e.ms.toFixed(1)}ms ${JSON.stringify(e.userAgent ?? "-")}${tail}`;
+}
 
 export const examples = [
   "stevedore serve                                   # 127.0.0.1:5000, images under ~/.local/share/stevedore/registry",
@@ -46,7 +57,7 @@ export default defineCommand({
       fsync: !args["no-fsync"],
       tls: args["tls-cert"] ? { cert: args["tls-cert"], key: args["tls-key"]! } : undefined,
       proxy: args.proxy ? { registry: parseRegistryHost(args.proxy), options: registryOptionsFrom({ creds: args["proxy-creds"], "tls-verify": args["proxy-tls-verify"] }) } : undefined,
-      onLog: (e) => log.info(`${e.method} ${e.path} ${e.status} ${e.ms.toFixed(1)}ms${e.user ? ` user=${e.user}` : ""}${e.error ? ` error=${e.error}` : ""}`),
+      onLog: (e) => log.info(accessLine(e)),
     });
     log.start(`serving ${server.url.host} (${server.root ? `root ${server.root}` : "in memory"}${args.proxy ? `, a pull-through cache of ${args.proxy}` : ""})`);
     if (args.proxy && args.memory) log.warn("a cache in memory grows with every image pulled through it, until the server stops: give --root for a lasting one");
