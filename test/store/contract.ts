@@ -309,6 +309,18 @@ export function describeStore(name: string, makeStore: () => Promise<Store>): vo
         expect(await store.blobs.stat(digestOf(first))).toBe(4000);
       });
 
+      test("an upload in chunks finishes under a sha512 digest too, and reads back by ranges across its chunks", async () => {
+        const store = await makeStore();
+        const session = await store.uploads.start("app");
+        await store.uploads.append(session.id, 0, streamOf(first, 4));
+        await store.uploads.append(session.id, 4000, streamOf(second, 5));
+        const digest = digestOf(blob.bytes, "sha512");
+        await store.uploads.finish(session.id, digest);
+        for (const [start, end] of [[0, 10_000], [999, 1001], [3999, 4001], [1, 9999], [9999, 10_000]] as const) {
+          expect(await readAll(await store.blobs.get(digest, { start, end }))).toEqual(blob.bytes.slice(start, end));
+        }
+      });
+
       test("an empty upload finishes as the empty blob", async () => {
         const store = await makeStore();
         const session = await store.uploads.start("app");
