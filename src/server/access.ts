@@ -31,8 +31,12 @@ export function htpasswdPolicy(users: Htpasswd, options: { anonymousRead?: boole
     async authenticate(request) {
       const header = request.headers.get("authorization");
       if (!header) return {};
-      if (!header.startsWith("Basic ")) return null;
-      const username = await users.check(header);
+      // the scheme is case-insensitive (RFC 9110 §11.1)
+      const [, scheme, credentials] = /^(\S+)\s+(\S+)$/.exec(header.trim()) ?? [];
+      if (scheme?.toLowerCase() !== "basic" || !credentials) return null;
+      // an empty user and password is what skopeo sends after a challenge when it has no credentials
+      if (Buffer.from(credentials, "base64").toString("utf8") === ":") return {};
+      const username = await users.check(credentials);
       return username ? { username } : null;
     },
     authorize:

@@ -14,6 +14,8 @@ export const errorStatus = {
   DENIED: 403,
   UNSUPPORTED: 405,
   TOO_MANY_REQUESTS: 429,
+  /** distribution's code for an `n` that is no count (tags list, catalog). */
+  PAGINATION_NUMBER_INVALID: 400,
   /** distribution's code for a failure of its own (here: a pull-through cache's upstream). */
   UNKNOWN: 500,
 } as const;

@@ -87,7 +87,8 @@ const methodNotAllowed = () => new ApiError("UNSUPPORTED", "method not allowed",
 
 async function dispatch(ctx: RequestContext, method: string): Promise<Response> {
   const route = matchRoute(ctx.url.pathname);
-  if (!route) return errorResponse("NAME_UNKNOWN", "no such endpoint", { status: 404 });
+  // UNSUPPORTED, not NAME_UNKNOWN: no repository is missing
+  if (!route) return errorResponse("UNSUPPORTED", "no such endpoint", { status: 404 });
   const read = method === "GET" || method === "HEAD";
   switch (route.kind) {
     case "base":

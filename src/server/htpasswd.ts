@@ -25,12 +25,12 @@ export class Htpasswd {
     return new Htpasswd(users);
   }
 
-  /** The user an `Authorization: Basic` header proves, or null. */
-  async check(header: string): Promise<string | null> {
-    const key = createHash("sha256").update(header).digest("hex");
+  /** The user that Basic credentials (`user:password` in base64, as the Authorization header carries them) prove, or null. */
+  async check(credentials: string): Promise<string | null> {
+    const key = createHash("sha256").update(credentials).digest("hex");
     const cached = this.verified.get(key);
     if (cached && cached.until > Date.now()) return cached.user;
-    const decoded = Buffer.from(header.slice(6), "base64").toString("utf8");
+    const decoded = Buffer.from(credentials, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon <= 0) return null;
     const user = decoded.slice(0, colon);

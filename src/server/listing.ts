@@ -6,10 +6,12 @@ import { ApiError } from "./errors.ts";
 /** No request can make the server build an unbounded page. */
 const maxPage = 1000;
 
-/** `n` and `last` pagination with a Link header to the next page, as the distribution spec describes. */
+/** `n` and `last` pagination with a Link header to the next page, as the distribution spec describes; `n` at most maxPage. */
 function paginate(ctx: RequestContext, all: readonly string[], path: string): { page: string[]; headers: Record<string, string> } {
   const nText = ctx.url.searchParams.get("n");
-  const n = nText === null ? maxPage : Math.max(0, Math.min(maxPage, Number.parseInt(nText, 10) || 0));
+  // an `n` that is no count is refused: answering an empty page would read as "no tags"
+  if (nText !== null && !/^\d+$/.test(nText)) throw new ApiError("PAGINATION_NUMBER_INVALID", `n "${nText}" is not a count`);
+  const n = nText === null ? maxPage : Math.min(maxPage, Number(nText));
   const last = ctx.url.searchParams.get("last");
   const start = last === null ? 0 : all.findIndex((x) => x > last) === -1 ? all.length : all.findIndex((x) => x > last);
   const page = all.slice(start, start + n);

@@ -33,17 +33,49 @@ function bodyOf(request: Request): ReadableStream<Uint8Array> | undefined {
   return request.body && request.headers.get("content-length") !== "0" ? (request.body as ReadableStream<Uint8Array>) : undefined;
 }
 
-/** Appends a body at the session's end; a Content-Range that does not start there is a 416. */
+/** A 416 that tells the client how much the session holds and where to send the rest. */
+function rangeRefused(upload: UploadSession, size: number, message: string): ApiError {
+  return new ApiError("BLOB_UPLOAD_INVALID", message, 416, { Range: `0-${Math.max(0, size - 1)}`, "Docker-Upload-UUID": upload.id, Location: uploadPath(upload.repo, upload.id) });
+}
+
+/** The body, failing once it proves longer or shorter than `length` (the store then keeps nothing of the chunk). */
+function exactly(body: ReadableStream<Uint8Array>, length: number, refuse: (got: string) => ApiError): ReadableStream<Uint8Array> {
+  let seen = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > length) throw refuse(`more than ${length}`);
+        controller.enqueue(chunk);
+      },
+      flush() {
+        if (seen !== length) throw refuse(String(seen));
+      },
+    }),
+  );
+}
+
+/**
+ * Appends a body at the session's end. A Content-Range (`start-end`, inclusive, optionally as
+ * `bytes start-end/total`) must start there and span exactly the body's bytes; otherwise a 416.
+ */
 async function appendChunk(ctx: RequestContext, upload: UploadSession, body: ReadableStream<Uint8Array>): Promise<number> {
   const range = ctx.request.headers.get("content-range");
-  const start = range ? Number(/^(?:bytes )?(\d+)-(\d+)$/.exec(range)?.[1] ?? Number.NaN) : upload.size;
-  if (Number.isNaN(start)) throw new ApiError("BLOB_UPLOAD_INVALID", `invalid Content-Range "${range}"`);
+  let start = upload.size;
+  if (range) {
+    const match = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(range.trim());
+    if (!match || Number(match[2]) < Number(match[1])) throw new ApiError("BLOB_UPLOAD_INVALID", `invalid Content-Range "${range}"`);
+    start = Number(match[1]);
+    const length = Number(match[2]) - start + 1;
+    const refuse = (got: string) => rangeRefused(upload, upload.size, `Content-Range ${range} spans ${length} bytes, the chunk has ${got}`);
+    const declared = ctx.request.headers.get("content-length");
+    if (declared !== null && Number(declared) !== length) throw refuse(declared);
+    body = exactly(body, length, refuse);
+  }
   try {
     return await ctx.options.store.uploads.append(upload.id, start, body);
   } catch (err) {
-    if (err instanceof UploadRangeError) {
-      throw new ApiError("BLOB_UPLOAD_INVALID", err.message, 416, { Range: `0-${Math.max(0, err.size - 1)}`, "Docker-Upload-UUID": upload.id, Location: uploadPath(upload.repo, upload.id) });
-    }
+    if (err instanceof UploadRangeError) throw rangeRefused(upload, err.size, err.message);
     throw err;
   }
 }

@@ -55,6 +55,13 @@ for (const [storeName, makeStore] of stores) describe(`registry handler (${store
     expect(r.headers.get("docker-distribution-api-version")).toBe("registry/2.0");
   });
 
+  test("a path that is no endpoint is a 404 that names no repository", async () => {
+    for (const path of ["/", "/v2/foo", "/v2/team/app/manifests/"]) {
+      const r = await handler(req("GET", path));
+      expect([path, r.status, await errorCode(r)]).toEqual([path, 404, "UNSUPPORTED"]);
+    }
+  });
+
   test("monolithic push, then manifests and blobs by tag and digest, HEAD and Range", async () => {
     const image = await push(handler, "team/app", "v1");
     const byTag = await handler(req("GET", "/v2/team/app/manifests/v1"));
@@ -146,6 +153,26 @@ for (const [storeName, makeStore] of stores) describe(`registry handler (${store
     expect((await handler(req("HEAD", `/v2/team/app/blobs/${digest}`))).headers.get("content-length")).toBe("20");
   });
 
+  test("a chunk must span its Content-Range exactly (416, nothing kept); `bytes start-end/total` is the same range", async () => {
+    const bytes = new TextEncoder().encode("0123456789");
+    const location = (await handler(req("POST", "/v2/team/app/blobs/uploads/"))).headers.get("location")!;
+    const stream = (part: Uint8Array) => new Blob([part]).stream();
+    const mismatches: [string, Uint8Array | ReadableStream<Uint8Array>, Record<string, string>][] = [
+      ["longer, declared", bytes.subarray(0, 5), { "Content-Range": "0-2", "Content-Length": "5" }],
+      ["longer, streamed", stream(bytes.subarray(0, 5)), { "Content-Range": "0-2" }],
+      ["shorter, streamed", stream(bytes.subarray(0, 3)), { "Content-Range": "0-5" }],
+    ];
+    for (const [what, body, headers] of mismatches) {
+      const refused = await handler(new Request(`${base}${location}`, { method: "PATCH", body, headers, duplex: "half" } as RequestInit));
+      expect([what, refused.status, await errorCode(refused)]).toEqual([what, 416, "BLOB_UPLOAD_INVALID"]);
+      expect(refused.headers.get("range")).toBe("0-0");
+      expect((await handler(req("GET", location))).headers.get("range")).toBe("0-0");
+    }
+    expect((await handler(req("PATCH", location, { body: bytes.subarray(0, 4), headers: { "Content-Range": "bytes 0-3/*" } }))).status).toBe(202);
+    expect((await handler(req("PATCH", location, { body: bytes.subarray(4), headers: { "Content-Range": "bytes 4-9/10" } }))).status).toBe(202);
+    expect((await handler(req("PUT", `${location}?digest=${digestOf(bytes)}`))).status).toBe(201);
+  });
+
   test("a cancelled or foreign upload is unknown", async () => {
     const location = (await handler(req("POST", "/v2/team/app/blobs/uploads/"))).headers.get("location")!;
     expect((await handler(req("DELETE", location))).status).toBe(204);
@@ -207,6 +234,12 @@ for (const [storeName, makeStore] of stores) describe(`registry handler (${store
     expect(page.headers.get("link")).toBe('</v2/team/app/tags/list?n=2&last=b>; rel="next"');
     expect(((await (await handler(req("GET", "/v2/team/app/tags/list?n=2&last=d"))).json()) as { tags: string[] }).tags).toEqual(["e"]);
     expect(((await (await handler(req("GET", "/v2/team/app/tags/list?n=99999999"))).json()) as { tags: string[] }).tags).toHaveLength(5);
+    for (const path of ["/v2/team/app/tags/list", "/v2/_catalog"]) {
+      for (const n of ["-1", "abc", "", "1.5"]) {
+        const refused = await handler(req("GET", `${path}?n=${n}`));
+        expect([path, n, refused.status, await errorCode(refused)]).toEqual([path, n, 400, "PAGINATION_NUMBER_INVALID"]);
+      }
+    }
     expect(await (await handler(req("GET", "/v2/_catalog?n=1"))).json()).toEqual({ repositories: ["team/app"] });
     expect(await errorCode(await handler(req("GET", "/v2/no/such/tags/list")))).toBe("NAME_UNKNOWN");
   });
@@ -279,6 +312,10 @@ describe("access", () => {
     expect(bad.status).toBe(401);
     expect(await errorCode(bad)).toBe("UNAUTHORIZED");
     expect((await handler(req("GET", "/v2/", { headers: basic("alice", "wonderland") }))).status).toBe(200);
+    // the scheme in any case (RFC 9110 §11.1); another scheme or no credentials after it is refused
+    const token = basic("alice", "wonderland").Authorization.split(" ")[1];
+    for (const scheme of ["basic", "BASIC"]) expect((await handler(req("GET", "/v2/", { headers: { Authorization: `${scheme} ${token}` } }))).status).toBe(200);
+    for (const header of [`Bearer ${token}`, "Basic", "Basic  "]) expect((await handler(req("GET", "/v2/", { headers: { Authorization: header } }))).status).toBe(401);
   });
 
   test("anonymous read: pull without credentials, push still needs them", async () => {
@@ -290,6 +327,9 @@ describe("access", () => {
     await push(withCreds, "team/app", "v1", image);
     expect((await handler(req("GET", "/v2/team/app/manifests/v1"))).status).toBe(200);
     expect((await handler(req("POST", "/v2/team/app/blobs/uploads/"))).status).toBe(401);
+    // an empty user and password (skopeo's after a challenge, when it has none) is anonymous
+    expect((await handler(req("GET", "/v2/team/app/manifests/v1", { headers: basic("", "") }))).status).toBe(200);
+    expect((await handler(req("POST", "/v2/team/app/blobs/uploads/", { headers: basic("", "") }))).status).toBe(401);
   });
 
   test("a custom authorize hook is asked on every route, mounts included", async () => {
