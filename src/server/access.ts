@@ -1,4 +1,5 @@
 import type { Htpasswd } from "./htpasswd.ts";
+import { TokenIssuer, tokenResponse } from "./token.ts";
 
 export type Action = "pull" | "push" | "delete" | "catalog";
 
@@ -14,34 +15,65 @@ export interface AccessPolicy {
   /** Decode the request's credentials: a principal, or null when they are wrong. */
   authenticate(request: Request): Promise<Principal | null>;
   authorize: Authorize;
-  /** Whether to challenge anonymous callers (else they are simply denied). */
-  readonly challenges: boolean;
+  /** The WWW-Authenticate value asking an anonymous caller for credentials (absent: such callers are simply denied); `scope` names what was asked. */
+  challenge?(request: Request, scope?: string): string;
+  /** Answers the token endpoint (`/token`), for a policy whose challenge is Bearer (token.ts). */
+  token?(request: Request): Promise<Response>;
 }
 
 /** No credentials configured: everyone may do everything (the server is on loopback by default). */
 export const openPolicy: AccessPolicy = {
   authenticate: async () => ({}),
   authorize: () => true,
-  challenges: false,
 };
 
-/** htpasswd users may do everything; anonymous callers may pull only with `anonymousRead`. */
-export function htpasswdPolicy(users: Htpasswd, options: { anonymousRead?: boolean; authorize?: Authorize } = {}): AccessPolicy {
+/** Basic credentials (base64 `user:password`) against the htpasswd users; an empty user and password is anonymous. */
+function basicAuthenticator(users: Htpasswd): (credentials: string) => Promise<Principal | null> {
+  return async (credentials) => {
+    // what skopeo sends after a challenge when it has no credentials
+    if (Buffer.from(credentials, "base64").toString("utf8") === ":") return {};
+    const username = await users.check(credentials);
+    return username ? { username } : null;
+  };
+}
+
+export interface HtpasswdPolicyOptions {
+  /** Anonymous callers may pull (and list); then clients authenticate with tokens from `/token` (token.ts). */
+  readonly anonymousRead?: boolean;
+  /** Decides each access in place of "users may do everything". */
+  readonly authorize?: Authorize;
+  /** The scheme clients reach the server by, for the token realm (default http; a proxy's X-Forwarded-Proto wins). */
+  readonly scheme?: "http" | "https";
+}
+
+/**
+ * htpasswd users may do everything; anonymous callers may pull only with `anonymousRead`. Without
+ * it the challenge is Basic, as distribution's htpasswd mode; with it Bearer, the server issuing
+ * its own tokens, so that clients with credentials send them and clients without get on (token.ts).
+ */
+export function htpasswdPolicy(users: Htpasswd, options: HtpasswdPolicyOptions = {}): AccessPolicy {
+  const basic = basicAuthenticator(users);
+  const tokens = options.anonymousRead ? new TokenIssuer() : undefined;
   return {
     async authenticate(request) {
       const header = request.headers.get("authorization");
       if (!header) return {};
       // the scheme is case-insensitive (RFC 9110 §11.1)
       const [, scheme, credentials] = /^(\S+)\s+(\S+)$/.exec(header.trim()) ?? [];
-      if (scheme?.toLowerCase() !== "basic" || !credentials) return null;
-      // an empty user and password is what skopeo sends after a challenge when it has no credentials
-      if (Buffer.from(credentials, "base64").toString("utf8") === ":") return {};
-      const username = await users.check(credentials);
-      return username ? { username } : null;
+      if (!credentials) return null;
+      if (scheme!.toLowerCase() === "basic") return basic(credentials);
+      if (scheme!.toLowerCase() === "bearer" && tokens) return tokens.verify(credentials);
+      return null;
     },
     authorize:
       options.authorize ??
       ((principal, action) => principal.username !== undefined || (options.anonymousRead === true && (action === "pull" || action === "catalog"))),
-    challenges: true,
+    challenge(request, scope) {
+      if (!tokens) return 'Basic realm="stevedore"';
+      const scheme = request.headers.get("x-forwarded-proto") === "https" ? "https" : (options.scheme ?? "http");
+      const realm = `${scheme}://${request.headers.get("host") ?? "localhost"}/token`;
+      return `Bearer realm="${realm}",service="stevedore"${scope ? `,scope="${scope}"` : ""}`;
+    },
+    ...(tokens ? { token: (request: Request) => tokenResponse(request, tokens, basic) } : {}),
   };
 }

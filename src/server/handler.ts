@@ -44,7 +44,17 @@ export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLog
     let user: string | undefined;
     let response: Response;
     let error: string | undefined;
+    const challenge = (scope?: string) => {
+      const value = options.policy.challenge?.(request, scope);
+      return value ? { "WWW-Authenticate": value } : undefined;
+    };
     try {
+      // the token endpoint (a Bearer policy's) checks its own credentials
+      if (url.pathname === tokenPath && options.policy.token) {
+        response = await options.policy.token(request);
+        onLog?.({ method: request.method, path: url.pathname, status: response.status, ms: performance.now() - started }, request);
+        return response;
+      }
       const principal = await options.policy.authenticate(request);
       if (!principal) throw new ApiError("UNAUTHORIZED", "invalid credentials", 401, challenge());
       user = principal.username;
@@ -57,7 +67,7 @@ export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLog
           if (writes.has(action) && options.readOnly) throw new ApiError("UNSUPPORTED", "the registry is read-only");
           if (action === "delete" && !options.allowDelete) throw new ApiError("UNSUPPORTED", "deletes are disabled (serve --delete)");
           if (await options.policy.authorize(principal, action, repo)) return;
-          if (principal.username === undefined && options.policy.challenges) throw new ApiError("UNAUTHORIZED", "authentication required", 401, challenge());
+          if (principal.username === undefined && options.policy.challenge) throw new ApiError("UNAUTHORIZED", "authentication required", 401, challenge(scopeOf(action, repo)));
           throw new ApiError("DENIED", `${action} on ${repo ?? "the registry"} is not allowed`);
         },
       };
@@ -71,8 +81,14 @@ export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLog
   };
 }
 
-function challenge(): Record<string, string> {
-  return { "WWW-Authenticate": 'Basic realm="stevedore"' };
+/** Where a Bearer policy hands out tokens (the realm of its challenges). */
+const tokenPath = "/token";
+
+/** The token scope an action needs, as Docker's token protocol names it. */
+function scopeOf(action: Action, repo?: string): string | undefined {
+  if (action === "catalog") return "registry:catalog:*";
+  if (!repo) return undefined;
+  return `repository:${repo}:${action === "push" ? "pull,push" : action === "delete" ? "delete" : "pull"}`;
 }
 
 function toErrorResponse(err: unknown): Response {
@@ -93,6 +109,10 @@ async function dispatch(ctx: RequestContext, method: string): Promise<Response> 
   switch (route.kind) {
     case "base":
       if (!read) throw methodNotAllowed();
+      // where tokens are issued, /v2/ tells a caller without one to fetch one (it may then pull anonymously or push with credentials)
+      if (ctx.options.policy.token && !ctx.request.headers.has("authorization")) {
+        throw new ApiError("UNAUTHORIZED", "authentication required", 401, { "WWW-Authenticate": ctx.options.policy.challenge!(ctx.request) });
+      }
       await ctx.require("pull");
       return new Response("{}", { headers: { ...apiVersionHeader, "Content-Type": "application/json" } });
     case "catalog":

@@ -91,7 +91,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   }
   const own = root ? await fsStore(root, { fsync: options.fsync ?? true }) : memoryStore();
   const store = options.proxy ? pullThrough(own, options.proxy) : own;
-  const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), options) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
+  const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), { ...options, scheme: options.tls ? "https" : "http" }) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
   // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
   const log = options.onLog && accessLog(options.onLog);
   const handler = createHandler({ store, policy, readOnly: options.readOnly || options.proxy !== undefined, allowDelete: options.allowDelete && !options.proxy }, log?.onAnswer);

@@ -16,18 +16,21 @@ const platforms = [
   { os: "linux", architecture: "arm64" },
 ];
 
-for (const auth of [false, true]) {
-  describe(`stevedore serve${auth ? " with htpasswd" : ""} against skopeo and stevedore`, () => {
+// open; htpasswd (Basic, credentials for everything); htpasswd with anonymous reads (Bearer tokens from /token: pushes with credentials, reads without)
+for (const mode of ["open", "htpasswd", "anonymous-read"] as const) {
+  const auth = mode !== "open";
+  describe(`stevedore serve${auth ? ` with ${mode === "htpasswd" ? "htpasswd" : "htpasswd --anonymous-read"}` : ""} against skopeo and stevedore`, () => {
     const dir = tmpDir();
     let server: RunningServe;
-    const creds = auth ? ["--creds", "alice:wonderland"] : [];
+    const pushCreds = auth ? ["--creds", "alice:wonderland"] : [];
+    const creds = mode === "htpasswd" ? pushCreds : [];
     const sk = (args: string[]) => run([skopeo, "--insecure-policy", ...args]);
     beforeAll(async () => {
       const extra: string[] = [];
       if (auth) {
         const file = join(dir, "htpasswd");
         await Bun.write(file, Bun.spawnSync([htpasswd, "-Bbn", "alice", "wonderland"]).stdout);
-        extra.push("--htpasswd", file);
+        extra.push("--htpasswd", file, ...(mode === "anonymous-read" ? ["--anonymous-read"] : []));
       }
       server = await startServe(["--root", join(dir, "root"), "--delete", ...extra]);
     });
@@ -49,9 +52,10 @@ for (const auth of [false, true]) {
       expect(raw).toBe(new TextDecoder().decode(multi.top.bytes));
       expect(JSON.parse((await sk(["list-tags", ...srcFlags, `docker://${server.host}/team/app`])).stdout).Tags.sort()).toEqual(["multi", "single"]);
       const pulled = `oci:${join(dir, "pulled")}:multi`;
-      expect((await sk(["copy", "-q", "--all", "--src-tls-verify=false", ...(auth ? ["--src-creds", "alice:wonderland"] : []), dest("multi"), pulled])).stderr).toBe("");
+      expect((await sk(["copy", "-q", "--all", "--src-tls-verify=false", ...(creds.length ? ["--src-creds", "alice:wonderland"] : []), dest("multi"), pulled])).stderr).toBe("");
       expect((await readBack(pulled)).children).toEqual(multi.images.map((m) => m.digest));
-      expect((await sk(["delete", ...srcFlags, dest("single")])).exitCode).toBe(0);
+      // a delete is a write: credentials whatever the reads need
+      expect((await sk(["delete", "--tls-verify=false", ...pushCreds, dest("single")])).exitCode).toBe(0);
       expect((await sk(["inspect", ...srcFlags, dest("single")])).exitCode).not.toBe(0);
     });
 
@@ -60,7 +64,7 @@ for (const auth of [false, true]) {
       const origin = `oci:${join(dir, "ours")}:x`;
       await writeImage(parseImageRef(origin), image);
       const remote = `docker://${server.host}/ours/app:v1`;
-      expect((await stevedore(["copy", "-q", "--all", ...creds, origin, remote])).exitCode).toBe(0);
+      expect((await stevedore(["copy", "-q", "--all", ...pushCreds, origin, remote])).exitCode).toBe(0);
       expect((await stevedore(["copy", "-q", "--all", ...creds, remote, `oci:${join(dir, "ours-back")}:x`])).exitCode).toBe(0);
       expect(await readBack(`oci:${join(dir, "ours-back")}:x`)).toEqual(await readBack(origin));
       expect((await stevedore(["tags", ...creds, `docker://${server.host}/ours/app`])).stdout).toBe("v1\n");
@@ -68,7 +72,9 @@ for (const auth of [false, true]) {
 
     if (auth) {
       test("a bad password is refused with exit 4; anonymous pushes are challenged", async () => {
-        expect((await stevedore(["inspect", "--creds", "alice:nope", `docker://${server.host}/ours/app:v1`])).exitCode).toBe(4);
+        // with anonymous reads a client reads without asking for credentials: a bad password shows on a write
+        const bad = mode === "htpasswd" ? ["inspect", "--creds", "alice:nope", `docker://${server.host}/ours/app:v1`] : ["copy", "-q", "--dest-creds", "alice:nope", `oci:${join(dir, "ours")}:x`, `docker://${server.host}/bad/app:v1`];
+        expect((await stevedore(bad)).exitCode).toBe(4);
         const push = await sk(["copy", "-q", "--dest-tls-verify=false", `oci:${join(dir, "ours")}:x`, `docker://${server.host}/anon/app:v1`]);
         expect(push.exitCode).not.toBe(0);
       });

@@ -4,6 +4,7 @@ import { MediaTypes } from "../../src/core/media-type.ts";
 import { type Authorize, htpasswdPolicy, openPolicy } from "../../src/server/access.ts";
 import { type HandlerOptions, createHandler } from "../../src/server/handler.ts";
 import { Htpasswd } from "../../src/server/htpasswd.ts";
+import { TokenIssuer, tokenLifetime } from "../../src/server/token.ts";
 import { join } from "node:path";
 import { fsStore } from "../../src/store/fs.ts";
 import { memoryStore } from "../../src/store/memory.ts";
@@ -330,6 +331,53 @@ describe("access", () => {
     // an empty user and password (skopeo's after a challenge, when it has none) is anonymous
     expect((await handler(req("GET", "/v2/team/app/manifests/v1", { headers: basic("", "") }))).status).toBe(200);
     expect((await handler(req("POST", "/v2/team/app/blobs/uploads/", { headers: basic("", "") }))).status).toBe(401);
+  });
+
+  test("anonymous read issues Bearer tokens: /v2/ sends callers to /token, anonymous tokens pull, a user's token pushes", async () => {
+    const handler = createHandler({ store: memoryStore(), policy: htpasswdPolicy(users, { anonymousRead: true, scheme: "https" }) });
+    const host = { Host: "registry.example:5000" };
+    const ping = await handler(req("GET", "/v2/", { headers: host }));
+    expect(ping.status).toBe(401);
+    expect(ping.headers.get("www-authenticate")).toBe('Bearer realm="https://registry.example:5000/token",service="stevedore"');
+    const tokenOf = async (headers: Record<string, string> = {}) => {
+      const r = await handler(req("GET", "/token?service=stevedore&scope=repository:team/app:pull,push", { headers }));
+      expect(r.status).toBe(200);
+      const body = (await r.json()) as { token: string; access_token: string; expires_in: number };
+      expect(body.access_token).toBe(body.token);
+      expect(body.expires_in).toBeGreaterThan(0);
+      return { Authorization: `Bearer ${body.token}` };
+    };
+    const anonymous = await tokenOf();
+    expect((await handler(req("GET", "/v2/", { headers: anonymous }))).status).toBe(200);
+    const refused = await handler(req("POST", "/v2/team/app/blobs/uploads/", { headers: { ...anonymous, ...host } }));
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toBe('Bearer realm="https://registry.example:5000/token",service="stevedore",scope="repository:team/app:pull,push"');
+    const alice = await tokenOf(basic("alice", "wonderland"));
+    expect((await handler(req("POST", "/v2/team/app/blobs/uploads/", { headers: alice }))).status).toBe(202);
+    // the OAuth2 password grant containerd tries first
+    const form = await handler(req("POST", "/token", { body: "grant_type=password&username=alice&password=wonderland&service=stevedore", headers: { "Content-Type": "application/x-www-form-urlencoded" } }));
+    const granted = `Bearer ${((await form.json()) as { access_token: string }).access_token}`;
+    expect((await handler(req("POST", "/v2/team/app/blobs/uploads/", { headers: { Authorization: granted } }))).status).toBe(202);
+    // wrong credentials get no token; a token altered or from another server is refused
+    expect((await handler(req("GET", "/token", { headers: basic("alice", "nope") }))).status).toBe(401);
+    expect((await handler(req("POST", "/token", { body: "grant_type=password&username=alice&password=nope" }))).status).toBe(401);
+    expect((await handler(req("POST", "/token", { body: "grant_type=refresh_token&refresh_token=x" }))).status).toBe(400);
+    const [payload, signature] = alice.Authorization.slice(7).split(".");
+    const forged = Buffer.from(JSON.stringify({ u: "root", exp: 9e9 })).toString("base64url");
+    for (const token of [`${forged}.${signature}`, `${payload}.${signature}x`, payload!, `${payload}.${signature}.x`]) {
+      expect((await handler(req("POST", "/v2/team/app/blobs/uploads/", { headers: { Authorization: `Bearer ${token}` } }))).status).toBe(401);
+    }
+    const otherServer = createHandler({ store: memoryStore(), policy: htpasswdPolicy(users, { anonymousRead: true }) });
+    expect((await otherServer(req("POST", "/v2/team/app/blobs/uploads/", { headers: alice }))).status).toBe(401);
+  });
+
+  test("tokens expire", () => {
+    const issuer = new TokenIssuer();
+    const issued = Date.parse("2026-11-23T10:00:00Z");
+    const token = issuer.issue({ username: "alice" }, issued);
+    expect(issuer.verify(token, issued + (tokenLifetime - 1) * 1000)).toEqual({ username: "alice" });
+    expect(issuer.verify(token, issued + tokenLifetime * 1000)).toBeNull();
+    expect(issuer.verify(issuer.issue({}, issued), issued)).toEqual({});
   });
 
   test("a custom authorize hook is asked on every route, mounts included", async () => {

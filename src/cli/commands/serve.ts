@@ -33,7 +33,7 @@ export default defineCommand({
     root: { type: "string", valueHint: "DIR", description: "Store images here (default: ~/.local/share/stevedore/registry)" },
     memory: { type: "boolean", description: "Keep images in memory only" },
     htpasswd: { type: "string", valueHint: "FILE", description: "Require Basic auth from these bcrypt users (htpasswd -B)" },
-    "anonymous-read": { type: "boolean", description: "With --htpasswd: let anyone pull; pushing still needs credentials" },
+    "anonymous-read": { type: "boolean", description: "With --htpasswd: let anyone pull; pushing still needs credentials (clients get tokens from /token)" },
     "read-only": { type: "boolean", description: "Refuse pushes and deletes" },
     delete: { type: "boolean", description: "Allow deleting manifests, tags and blobs" },
     "no-fsync": { type: "boolean", description: "Do not fsync blobs before publishing them (faster; a crash may lose recent pushes)" },
