@@ -6,7 +6,7 @@ import { type HandlerOptions, type RequestContext, apiVersionHeader } from "./co
 import { ApiError, errorResponse } from "./errors.ts";
 import { catalog, listTags, referrers } from "./listing.ts";
 import { deleteManifest, getManifest, putManifest } from "./manifests.ts";
-import { matchRoute } from "./routes.ts";
+import { type Route, allowedMethods, matchRoute, routeAnswers } from "./routes.ts";
 import { cancelUpload, patchUpload, putUpload, startUpload, uploadStatus } from "./uploads.ts";
 
 export type { HandlerOptions } from "./context.ts";
@@ -41,6 +41,7 @@ export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLog
   return async (request) => {
     const started = performance.now();
     const url = new URL(request.url);
+    const route = matchRoute(url.pathname);
     let user: string | undefined;
     let response: Response;
     let error: string | undefined;
@@ -48,13 +49,13 @@ export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLog
       const value = options.policy.challenge?.(request, scope);
       return value ? { "WWW-Authenticate": value } : undefined;
     };
-    try {
+    const answer = async (): Promise<Response> => {
       // the token endpoint (a Bearer policy's) checks its own credentials
-      if (url.pathname === tokenPath && options.policy.token) {
-        response = await options.policy.token(request);
-        onLog?.({ method: request.method, path: url.pathname, status: response.status, ms: performance.now() - started }, request);
-        return response;
-      }
+      if (url.pathname === tokenPath && options.policy.token) return options.policy.token(request);
+      // UNSUPPORTED, not NAME_UNKNOWN: no repository is missing
+      if (!route) throw new ApiError("UNSUPPORTED", "no such endpoint", 404);
+      if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: { ...apiVersionHeader, Allow: allowedMethods(route, options).join(", ") } });
+      if (!routeAnswers(route, request.method)) throw new ApiError("UNSUPPORTED", `${request.method} is not a method of ${url.pathname}`, 405);
       const principal = await options.policy.authenticate(request);
       if (!principal) throw new ApiError("UNAUTHORIZED", "invalid credentials", 401, challenge());
       user = principal.username;
@@ -71,10 +72,15 @@ export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLog
           throw new ApiError("DENIED", `${action} on ${repo ?? "the registry"} is not allowed`);
         },
       };
-      response = await dispatch(ctx, request.method);
+      return dispatch(ctx, route, request.method);
+    };
+    try {
+      response = await answer();
     } catch (err) {
       response = toErrorResponse(err);
       if (response.status >= 500) error = err instanceof Error ? err.message : String(err);
+      // a 405 says what the route does answer here (RFC 9110 §15.5.6), read-only and disabled deletes included
+      if (response.status === 405 && route) response.headers.set("Allow", allowedMethods(route, options).join(", "));
     }
     onLog?.({ method: request.method, path: url.pathname, status: response.status, user, ms: performance.now() - started, ...(error ? { error } : {}) }, request);
     return response;
@@ -99,16 +105,11 @@ function toErrorResponse(err: unknown): Response {
   return errorResponse("UNSUPPORTED", "internal error", { status: 500 });
 }
 
-const methodNotAllowed = () => new ApiError("UNSUPPORTED", "method not allowed", 405);
-
-async function dispatch(ctx: RequestContext, method: string): Promise<Response> {
-  const route = matchRoute(ctx.url.pathname);
-  // UNSUPPORTED, not NAME_UNKNOWN: no repository is missing
-  if (!route) return errorResponse("UNSUPPORTED", "no such endpoint", { status: 404 });
+/** The route's answer to `method`: only methods the route answers reach here (routeAnswers). */
+async function dispatch(ctx: RequestContext, route: Route, method: string): Promise<Response> {
   const read = method === "GET" || method === "HEAD";
   switch (route.kind) {
     case "base":
-      if (!read) throw methodNotAllowed();
       // where tokens are issued, /v2/ tells a caller without one to fetch one (it may then pull anonymously or push with credentials)
       if (ctx.options.policy.token && !ctx.request.headers.has("authorization")) {
         throw new ApiError("UNAUTHORIZED", "authentication required", 401, { "WWW-Authenticate": ctx.options.policy.challenge!(ctx.request) });
@@ -116,34 +117,25 @@ async function dispatch(ctx: RequestContext, method: string): Promise<Response> 
       await ctx.require("pull");
       return new Response("{}", { headers: { ...apiVersionHeader, "Content-Type": "application/json" } });
     case "catalog":
-      if (!read) throw methodNotAllowed();
       return catalog(ctx);
   }
   const name = checkName(route.name);
   switch (route.kind) {
     case "tags":
-      if (!read) throw methodNotAllowed();
       return listTags(ctx, name);
     case "referrers":
-      if (!read) throw methodNotAllowed();
       return referrers(ctx, name, route.digest);
     case "manifest":
       if (read) return getManifest(ctx, name, route.reference);
-      if (method === "PUT") return putManifest(ctx, name, route.reference);
-      if (method === "DELETE") return deleteManifest(ctx, name, route.reference);
-      throw methodNotAllowed();
+      return method === "PUT" ? putManifest(ctx, name, route.reference) : deleteManifest(ctx, name, route.reference);
     case "blob":
-      if (read) return getBlob(ctx, name, route.digest);
-      if (method === "DELETE") return deleteBlob(ctx, name, route.digest);
-      throw methodNotAllowed();
+      return read ? getBlob(ctx, name, route.digest) : deleteBlob(ctx, name, route.digest);
     case "uploads":
-      if (method === "POST") return startUpload(ctx, name);
-      throw methodNotAllowed();
+      return startUpload(ctx, name);
     case "upload":
       if (method === "PATCH") return patchUpload(ctx, name, route.id);
       if (method === "PUT") return putUpload(ctx, name, route.id);
       if (method === "GET") return uploadStatus(ctx, name, route.id);
-      if (method === "DELETE") return cancelUpload(ctx, name, route.id);
-      throw methodNotAllowed();
+      return cancelUpload(ctx, name, route.id);
   }
 }

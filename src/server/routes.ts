@@ -27,3 +27,33 @@ export function matchRoute(pathname: string): Route | undefined {
   }
   return undefined;
 }
+
+/** The methods each route answers (HEAD wherever GET). */
+const routeMethods: Record<Route["kind"], readonly string[]> = {
+  base: ["GET", "HEAD"],
+  catalog: ["GET", "HEAD"],
+  tags: ["GET", "HEAD"],
+  referrers: ["GET", "HEAD"],
+  manifest: ["GET", "HEAD", "PUT", "DELETE"],
+  blob: ["GET", "HEAD", "DELETE"],
+  uploads: ["POST"],
+  upload: ["GET", "PATCH", "PUT", "DELETE"],
+};
+
+/** Whether a route answers `method` at all (else a 405, whatever the server allows). */
+export function routeAnswers(route: Route, method: string): boolean {
+  return routeMethods[route.kind].includes(method);
+}
+
+/**
+ * The methods a route answers on this server, for a 405's Allow header (RFC 9110 §15.5.6): no
+ * writes when read-only, no deletes of manifests and blobs unless deletes are allowed (cancelling
+ * an upload is part of pushing).
+ */
+export function allowedMethods(route: Route, options: { readonly readOnly?: boolean; readonly allowDelete?: boolean }): string[] {
+  return routeMethods[route.kind].filter((method) => {
+    if (method === "GET" || method === "HEAD") return true;
+    if (options.readOnly) return false;
+    return method !== "DELETE" || route.kind === "upload" || options.allowDelete === true;
+  });
+}

@@ -292,6 +292,29 @@ for (const [storeName, makeStore] of stores) describe(`registry handler (${store
     expect(await errorCode(r)).toBe("UNSUPPORTED");
     expect((await readOnly(req("HEAD", `/v2/team/app/blobs/${blob!.desc.digest}`))).status).toBe(404);
   });
+
+  test("a 405 carries Allow with what the route answers on this server; OPTIONS answers it too", async () => {
+    const digest = digestOf("x");
+    const cases: [HandlerOptions, string, string, string][] = [
+      [options, "POST", "/v2/team/app/manifests/v1", "GET, HEAD, PUT, DELETE"],
+      [options, "PUT", `/v2/team/app/blobs/${digest}`, "GET, HEAD, DELETE"],
+      [options, "DELETE", "/v2/_catalog", "GET, HEAD"],
+      [options, "GET", "/v2/team/app/blobs/uploads/", "POST"],
+      [{ ...options, readOnly: true }, "PUT", "/v2/team/app/manifests/v1", "GET, HEAD"],
+      [{ ...options, allowDelete: false }, "DELETE", "/v2/team/app/manifests/v1", "GET, HEAD, PUT"],
+      [{ ...options, allowDelete: false }, "DELETE", `/v2/team/app/blobs/${digest}`, "GET, HEAD"],
+    ];
+    for (const [serverOptions, method, path, allow] of cases) {
+      const handle = createHandler(serverOptions);
+      const refused = await handle(req(method, path));
+      expect([method, path, refused.status, await errorCode(refused), refused.headers.get("allow")]).toEqual([method, path, 405, "UNSUPPORTED", allow]);
+      const asked = await handle(req("OPTIONS", path));
+      expect([path, asked.status, asked.headers.get("allow")]).toEqual([path, 204, allow]);
+    }
+    // cancelling an upload is part of pushing: allowed without --delete
+    const location = (await createHandler({ ...options, allowDelete: false })(req("POST", "/v2/team/app/blobs/uploads/"))).headers.get("location")!;
+    expect((await createHandler({ ...options, allowDelete: false })(req("OPTIONS", location))).headers.get("allow")).toBe("GET, PATCH, PUT, DELETE");
+  });
 });
 
 describe("access", () => {
