@@ -1,7 +1,7 @@
 import { digestAlgorithm, digestOf, isDigest, parseDigest } from "../core/digest.ts";
 import { StevedoreError } from "../core/errors.ts";
 import { type RawManifest, childDescriptors, maxManifestBytes, parseManifest, toRawManifest } from "../core/manifest.ts";
-import { isManifestType, isNondistributableType } from "../core/media-type.ts";
+import { MediaTypes, isManifestType, isNondistributableType } from "../core/media-type.ts";
 import { etagOf, notModified } from "./conditional.ts";
 import { type RequestContext, apiVersionHeader } from "./context.ts";
 import { ApiError } from "./errors.ts";
@@ -10,6 +10,8 @@ import { isValidTag } from "../core/reference.ts";
 function manifestHeaders(m: RawManifest): Record<string, string> {
   return { ...apiVersionHeader, "Content-Type": m.mediaType, "Docker-Content-Digest": m.digest, "Content-Length": String(m.bytes.byteLength), ETag: etagOf(m.digest) };
 }
+
+const isDockerManifestType = (type: string) => type === MediaTypes.dockerManifest || type === MediaTypes.dockerManifestList;
 
 function checkReference(reference: string): void {
   if (isDigest(reference) || isValidTag(reference)) return;
@@ -68,6 +70,11 @@ export async function putManifest(ctx: RequestContext, name: string, reference: 
   }
   if (contentType && isManifestType(contentType) && contentType !== raw.mediaType) {
     throw new ApiError("MANIFEST_INVALID", `Content-Type ${contentType} does not match the manifest's ${raw.mediaType}`);
+  }
+  // Docker's formats require the field (OCI's make it optional): without it one body could be
+  // stored under two media types, and a second push would change what the first one's tags serve
+  if (isDockerManifestType(raw.mediaType) && !("mediaType" in (JSON.parse(new TextDecoder().decode(bytes)) as object))) {
+    throw new ApiError("MANIFEST_INVALID", `a ${raw.mediaType} must name its mediaType`);
   }
   // pushed by a sha512 digest, the manifest is stored and served under that digest, not its sha256
   const digest = digestOf(bytes, isDigest(reference) ? digestAlgorithm(parseDigest(reference)) : "sha256");

@@ -217,6 +217,18 @@ for (const [storeName, makeStore] of stores) describe(`registry handler (${store
     expect((await handler(req("GET", "/v2/team/app/manifests/big"))).status).toBe(404);
   });
 
+  test("a Docker manifest must name its mediaType: one body cannot take a second media type under a tag pushed before", async () => {
+    const config = new TextEncoder().encode("{}");
+    const configDigest = digestOf(config);
+    expect((await handler(req("POST", `/v2/team/app/blobs/uploads/?digest=${configDigest}`, { body: config }))).status).toBe(201);
+    const body = JSON.stringify({ schemaVersion: 2, config: { mediaType: MediaTypes.ociConfig, digest: configDigest, size: 2 }, layers: [] });
+    expect((await handler(req("PUT", "/v2/team/app/manifests/a", { body, headers: { "Content-Type": MediaTypes.ociManifest } }))).status).toBe(201);
+    const docker = await handler(req("PUT", "/v2/team/app/manifests/b", { body, headers: { "Content-Type": MediaTypes.dockerManifest } }));
+    expect([docker.status, await errorCode(docker)]).toEqual([400, "MANIFEST_INVALID"]);
+    expect((await handler(req("GET", "/v2/team/app/manifests/a"))).headers.get("content-type")).toBe(MediaTypes.ociManifest);
+    expect((await handler(req("GET", "/v2/team/app/manifests/b"))).status).toBe(404);
+  });
+
   test("an index needs its children first", async () => {
     const image = randomImage({ seed: 3, platforms: [{ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "arm64" }] });
     for (const { desc, bytes } of image.blobs.values()) await handler(req("POST", `/v2/x/y/blobs/uploads/?digest=${desc.digest}`, { body: bytes }));
