@@ -84,6 +84,11 @@ export async function listen(handler: Handler, options: ListenOptions): Promise<
   server.headersTimeout = headersMs;
   server.timeout = idleMs;
   server.keepAliveTimeout = idleMs;
+  // a client that half-closes after its request (nc -N, some proxies) still gets the answer, then
+  // the connection closes (a half-closed connection delimits no request, RFC 9112 §9.6); Bun's own
+  // switch, off by default, without which an answer not ready at the FIN was lost (a tag deleted
+  // with no 202 to say so)
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.hostname, () => {

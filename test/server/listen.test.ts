@@ -43,6 +43,27 @@ describe("listen", () => {
     expect(text).toContain("HTTP/1.1 200"); // the refused body was dropped, and the next request read after it
   });
 
+  test("a client that half-closes after its request gets the answer, ready before the FIN or after it, with a body or without", async () => {
+    const listener = await serve(async (request) => {
+      const body = await request.text();
+      await Bun.sleep(Number(new URL(request.url).searchParams.get("wait")));
+      return new Response(`got ${body.length}`, { status: 201 });
+    });
+    for (const wait of [0, 50]) {
+      for (const body of ["", "hello"]) {
+        const socket = connect({ host: "127.0.0.1", port: listener.port });
+        let text = "";
+        socket.on("data", (data: Buffer) => {
+          text += data.toString();
+        });
+        await new Promise((resolve) => socket.once("connect", resolve));
+        socket.end(`POST /?wait=${wait} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`); // the write side closes here
+        await new Promise((resolve) => socket.once("close", resolve));
+        expect([wait, body, text.split("\r\n")[0], text.split("\r\n\r\n")[1]]).toEqual([wait, body, "HTTP/1.1 201 Created", `got ${body.length}`]);
+      }
+    }
+  });
+
   test("a handler that gives up on a chunked body part-way still gets its answer out", async () => {
     const listener = await serve(async (request) => {
       const reader = request.body!.getReader();
