@@ -2,7 +2,8 @@ import { runCommand } from "citty";
 import { Exit, StevedoreError } from "./core/errors.ts";
 import { helpText } from "./cli/help.ts";
 import { configureLog } from "./cli/log.ts";
-import { root, version } from "./cli/root.ts";
+import { root } from "./cli/root.ts";
+import { version } from "./core/version.ts";
 import { installSignalHandlers } from "./cli/signal.ts";
 
 const argv = process.argv.slice(2);

@@ -1,5 +1,5 @@
 import { type CommandDef, defineCommand } from "citty";
-import pkg from "../../package.json" with { type: "json" };
+import { version } from "../core/version.ts";
 import { commonArgs } from "./args.ts";
 
 interface CommandModule {
@@ -51,7 +51,6 @@ export function loadCommand(name: string): Promise<CommandModule> | undefined {
   return Object.hasOwn(modules, name) ? modules[name]!() : undefined;
 }
 
-export const version = pkg.version;
 
 export const root = defineCommand({
   meta: { name: "stevedore", version, description: "A daemonless OCI toolkit: copy, inspect, mirror, sign, verify and serve images" },

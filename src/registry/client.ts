@@ -1,5 +1,6 @@
 import { AuthError, StevedoreError } from "../core/errors.ts";
 import { registryApiHost } from "../core/reference.ts";
+import { userAgent } from "../core/version.ts";
 import { noteAllocated } from "../stream/gc-pacer.ts";
 import { type Token, basicHeader, fetchToken } from "./auth.ts";
 import { type Challenge, parseChallenges } from "./challenge.ts";
@@ -79,7 +80,7 @@ export class RegistryClient {
     const https = new URL(`https://${registryApiHost(this.registry)}`);
     if (!this.insecure) return https;
     try {
-      const probe = await fetch(new URL("/v2/", https), { redirect: "manual", signal: this.options.signal, ...this.tlsOptions() } as RequestInit);
+      const probe = await fetch(new URL("/v2/", https), { headers: { "User-Agent": userAgent }, redirect: "manual", signal: this.options.signal, ...this.tlsOptions() } as RequestInit);
       await probe.body?.cancel();
       return https;
     } catch {
@@ -104,7 +105,7 @@ export class RegistryClient {
     const origin = (await this.baseUrl()).origin;
     for (let attempt = 1; ; attempt++) {
       const url = typeof pathOrUrl === "string" ? await this.url(pathOrUrl) : pathOrUrl;
-      const headers: Record<string, string> = { "User-Agent": "stevedore", ...options.headers };
+      const headers: Record<string, string> = { ...options.headers };
       // a Link or Location the registry names may be on another host: credentials are for this one only
       const auth = url.origin === origin ? await this.authorization(scopes) : undefined;
       if (auth) headers.Authorization = auth;
@@ -189,7 +190,7 @@ export class RegistryClient {
    */
   private async send(url: URL, init: SendInit): Promise<Response> {
     let current = url;
-    let headers: Record<string, string> = { ...init.headers };
+    let headers: Record<string, string> = { "User-Agent": userAgent, ...init.headers };
     let method = init.method ?? "GET";
     let body = init.body;
     const origin = (await this.baseUrl()).origin;

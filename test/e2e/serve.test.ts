@@ -8,6 +8,7 @@ import { randomImage, writeImage } from "../helpers/random-image.ts";
 import { readBack } from "../helpers/read-image.ts";
 import { type RunningServe, startServe } from "../helpers/serve.ts";
 import { tmpDir } from "../helpers/tmp.ts";
+import { version } from "../../src/core/version.ts";
 
 const skopeo = requirePeer("skopeo");
 const htpasswd = requirePeer("htpasswd");
@@ -102,6 +103,9 @@ describe("stevedore serve access log", () => {
       await reader.read();
       await reader.cancel();
       await Bun.sleep(200);
+      // stevedore's own requests say who they are, the token exchange included
+      await writeImage(parseImageRef(`oci:${join(dir, "src")}:x`), randomImage({ layers: 1, seed: 504 }));
+      expect((await stevedore(["copy", "-q", "--dest-creds", "alice:wonderland", `oci:${join(dir, "src")}:x`, `docker://${server.host}/logs/ours:v1`])).exitCode).toBe(0);
     } finally {
       await server.stop();
     }
@@ -111,6 +115,9 @@ describe("stevedore serve access log", () => {
     const cut = lines.find((l) => l.endsWith(" cut"));
     expect(cut).toContain(` GET /v2/logs/app/blobs/${digest} 200 `);
     expect(Number(/ 200 (\d+)B /.exec(cut!)?.[1])).toBeLessThan(blob.byteLength);
+    const ours = lines.filter((l) => l.includes(" /token ") || l.includes("/v2/logs/ours/"));
+    expect(ours.some((l) => l.includes(" GET /token 200 "))).toBe(true);
+    expect(ours.filter((l) => !l.endsWith(` "stevedore/${version}"`))).toEqual([]);
     expect(lines.join("\n")).not.toContain("wonderland");
     expect(lines.join("\n")).not.toContain("secret");
   });

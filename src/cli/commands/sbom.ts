@@ -6,7 +6,7 @@ import { sbom } from "../../verbs/sbom.ts";
 import { commonArgs, platformArg, platformsFrom, required } from "../args.ts";
 import { registryArgs, registryOptionsFrom } from "../registry-args.ts";
 import { printJson, printLines } from "../render.ts";
-import { version } from "../root.ts";
+import { version } from "../../core/version.ts";
 import { cliSignal } from "../signal.ts";
 
 export const examples = [
