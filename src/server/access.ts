@@ -71,7 +71,9 @@ export function htpasswdPolicy(users: Htpasswd, options: HtpasswdPolicyOptions =
     challenge(request, scope) {
       if (!tokens) return 'Basic realm="stevedore"';
       const scheme = request.headers.get("x-forwarded-proto") === "https" ? "https" : (options.scheme ?? "http");
-      const realm = `${scheme}://${request.headers.get("host") ?? "localhost"}/token`;
+      // the Host becomes a URL clients send credentials to: only a plain host[:port] is taken
+      const host = request.headers.get("host") ?? "";
+      const realm = `${scheme}://${/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host) ? host : "localhost"}/token`;
       return `Bearer realm="${realm}",service="stevedore"${scope ? `,scope="${scope}"` : ""}`;
     },
     ...(tokens ? { token: (request: Request) => tokenResponse(request, tokens, basic) } : {}),

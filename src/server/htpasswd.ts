@@ -9,7 +9,11 @@ import { UsageError } from "../core/errors.ts";
 export class Htpasswd {
   private readonly verified = new Map<string, { user: string; until: number }>();
 
-  private constructor(private readonly users: ReadonlyMap<string, string>) {}
+  private constructor(
+    private readonly users: ReadonlyMap<string, string>,
+    /** Checked for a user the file does not have, at the file's highest cost: a wrong name takes as long as a wrong password (no user enumeration by timing). */
+    private readonly decoy: string,
+  ) {}
 
   static async load(path: string): Promise<Htpasswd> {
     const file = Bun.file(path);
@@ -22,7 +26,8 @@ export class Htpasswd {
       if (colon <= 0 || !/^\$2[aby]\$/.test(hash)) throw new UsageError(`--htpasswd ${path}:${i + 1}: not a bcrypt entry (use htpasswd -B)`);
       users.set(line.slice(0, colon), hash.replace(/^\$2y\$/, "$2b$"));
     }
-    return new Htpasswd(users);
+    const cost = Math.max(4, ...[...users.values()].map((hash) => Number(hash.split("$")[2]) || 4));
+    return new Htpasswd(users, await Bun.password.hash(crypto.randomUUID(), { algorithm: "bcrypt", cost }));
   }
 
   /** The user that Basic credentials (`user:password` in base64, as the Authorization header carries them) prove, or null. */
@@ -35,7 +40,8 @@ export class Htpasswd {
     if (colon <= 0) return null;
     const user = decoded.slice(0, colon);
     const hash = this.users.get(user);
-    if (!hash || !(await Bun.password.verify(decoded.slice(colon + 1), hash, "bcrypt"))) return null;
+    const matches = await Bun.password.verify(decoded.slice(colon + 1), hash ?? this.decoy, "bcrypt");
+    if (!hash || !matches) return null;
     if (this.verified.size > 10_000) this.verified.clear();
     this.verified.set(key, { user, until: Date.now() + 5 * 60_000 });
     return user;

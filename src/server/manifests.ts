@@ -2,6 +2,7 @@ import { digestAlgorithm, digestOf, isDigest, parseDigest } from "../core/digest
 import { StevedoreError } from "../core/errors.ts";
 import { type RawManifest, childDescriptors, maxManifestBytes, parseManifest, toRawManifest } from "../core/manifest.ts";
 import { MediaTypes, isManifestType, isNondistributableType } from "../core/media-type.ts";
+import { readBodyAtMost } from "./body.ts";
 import { etagOf, notModified } from "./conditional.ts";
 import { type RequestContext, apiVersionHeader } from "./context.ts";
 import { ApiError } from "./errors.ts";
@@ -33,21 +34,6 @@ export async function getManifest(ctx: RequestContext, name: string, reference: 
   return notModified(ctx.request, headers.ETag!, headers) ?? new Response(ctx.request.method === "HEAD" ? null : m.bytes, { headers });
 }
 
-/** Reads the body whole, refusing more than 4 MiB before and while reading. */
-async function readManifestBody(request: Request): Promise<Uint8Array> {
-  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  const tooLarge = () => new ApiError("SIZE_INVALID", `manifest over the ${maxManifestBytes}-byte limit`, 413);
-  if (declared > maxManifestBytes) throw tooLarge();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of (request.body ?? []) as AsyncIterable<Uint8Array>) {
-    total += chunk.byteLength;
-    if (total > maxManifestBytes) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
-
 /**
  * PUT: validated before anything is stored — JSON, a media type that agrees with Content-Type,
  * not both an index and an image, a digest reference that matches, and every blob and child
@@ -57,7 +43,7 @@ async function readManifestBody(request: Request): Promise<Uint8Array> {
 export async function putManifest(ctx: RequestContext, name: string, reference: string): Promise<Response> {
   await ctx.require("push", name);
   checkReference(reference);
-  const bytes = await readManifestBody(ctx.request);
+  const bytes = await readBodyAtMost(ctx.request, maxManifestBytes, () => new ApiError("SIZE_INVALID", `manifest over the ${maxManifestBytes}-byte limit`, 413));
   const contentType = ctx.request.headers.get("content-type")?.split(";")[0]?.trim();
   let raw: RawManifest;
   let parsed;

@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Principal } from "./access.ts";
+import { readBodyAtMost } from "./body.ts";
 
 /**
  * Bearer tokens this server issues to itself (Docker's token authentication, with the registry as
@@ -14,6 +15,11 @@ import type { Principal } from "./access.ts";
  * restart ends every token; clients ask again). What the holder may do is decided per request by
  * the access policy, as for Basic credentials, not by scopes carried in the token.
  */
+
+/** A token request's form is a few hundred bytes; anything past this is refused unread. */
+const maxFormBytes = 64 << 10;
+
+class TokenFormTooLarge extends Error {}
 
 /** Seconds a token lasts (Docker Hub's lifetime). */
 export const tokenLifetime = 300;
@@ -55,7 +61,15 @@ export class TokenIssuer {
 export async function tokenResponse(request: Request, issuer: TokenIssuer, authenticate: (credentials: string) => Promise<Principal | null>): Promise<Response> {
   let principal: Principal | null = {};
   if (request.method === "POST") {
-    const form = new URLSearchParams(await request.text());
+    // read before any credential is checked: a form is a few hundred bytes, and no caller may make the server hold more
+    let body: Uint8Array;
+    try {
+      body = await readBodyAtMost(request, maxFormBytes, () => new TokenFormTooLarge());
+    } catch (err) {
+      if (err instanceof TokenFormTooLarge) return Response.json({ error: "invalid_request", error_description: `a token form is at most ${maxFormBytes} bytes` }, { status: 413 });
+      throw err;
+    }
+    const form = new URLSearchParams(new TextDecoder().decode(body));
     if (form.get("grant_type") !== "password") return Response.json({ error: "unsupported_grant_type" }, { status: 400 });
     principal = await authenticate(Buffer.from(`${form.get("username") ?? ""}:${form.get("password") ?? ""}`).toString("base64"));
   } else if (request.method === "GET" || request.method === "HEAD") {

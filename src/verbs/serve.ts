@@ -83,6 +83,8 @@ async function readPem(path: string): Promise<string> {
 
 /** Starts the registry server (server/listen.ts). */
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
+  // without users, "anyone may read" would silently be "anyone may do anything"
+  if (options.anonymousRead && !options.htpasswd) throw new UsageError("--anonymous-read needs --htpasswd: without users everyone may push and delete");
   const root = options.memory ? undefined : (options.root ?? defaultRoot());
   if (root) {
     // two servers on one root would each answer from caches the other's writes make stale

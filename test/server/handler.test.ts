@@ -406,6 +406,26 @@ describe("access", () => {
     expect((await otherServer(req("POST", "/v2/team/app/blobs/uploads/", { headers: alice }))).status).toBe(401);
   });
 
+  test("the token endpoint reads no more than a form: a large or endless body is a 413; the realm takes only a plain Host", async () => {
+    const handler = createHandler({ store: memoryStore(), policy: htpasswdPolicy(users, { anonymousRead: true }) });
+    const declared = await handler(req("POST", "/token", { body: "a".repeat(100), headers: { "Content-Length": String(2e9) } }));
+    expect(declared.status).toBe(413);
+    let sent = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull: (controller) => {
+        sent += 1 << 20;
+        controller.enqueue(new Uint8Array(1 << 20).fill(97));
+      },
+    });
+    const streamed = await handler(new Request(`${base}/token`, { method: "POST", body: endless, duplex: "half" } as RequestInit));
+    expect(streamed.status).toBe(413);
+    expect(sent).toBeLessThan(8 << 20);
+    for (const [host, realm] of [["registry.example:5000", "registry.example:5000"], ["[::1]:5000", "[::1]:5000"], ['evil.example",error="x', "localhost"], ["a b", "localhost"]]) {
+      const ping = await handler(req("GET", "/v2/", { headers: { Host: host! } }));
+      expect(ping.headers.get("www-authenticate")).toBe(`Bearer realm="http://${realm}/token",service="stevedore"`);
+    }
+  });
+
   test("tokens expire", () => {
     const issuer = new TokenIssuer();
     const issued = Date.parse("2026-11-23T10:00:00Z");

@@ -18,6 +18,8 @@ function accessLine(e: ServeLogEntry): string {
   return `${e.remote} ${e.user ?? "-"} ${e.method} ${e.path} ${e.status} ${e.bytes}B ${e.ms.toFixed(1)}ms ${JSON.stringify(e.userAgent ?? "-")}${tail}`;
 }
 
+const isLoopback = (hostname: string) => hostname === "localhost" || hostname === "[::1]" || hostname.startsWith("127.");
+
 export const examples = [
   "stevedore serve                                   # 127.0.0.1:5000, images under ~/.local/share/stevedore/registry",
   "stevedore serve --addr 0.0.0.0:5000 --root /srv/registry --htpasswd /etc/stevedore/htpasswd --anonymous-read",
@@ -60,6 +62,9 @@ export default defineCommand({
       onLog: (e) => log.info(accessLine(e)),
     });
     log.start(`serving ${server.url.host} (${server.root ? `root ${server.root}` : "in memory"}${args.proxy ? `, a pull-through cache of ${args.proxy}` : ""})`);
+    if (!args.htpasswd && !args.proxy && !args["read-only"] && !isLoopback(server.url.hostname)) {
+      log.warn(`no --htpasswd: anyone who can reach ${server.url.host} may push${args.delete ? " and delete" : ""}`);
+    }
     if (args.proxy && args.memory) log.warn("a cache in memory grows with every image pulled through it, until the server stops: give --root for a lasting one");
     process.stdout.write(`${server.url.host}\n`);
     await new Promise<void>((resolve) => cliSignal.addEventListener("abort", () => resolve(), { once: true }));
