@@ -14,6 +14,15 @@ export interface Descriptor {
   readonly artifactType?: string;
 }
 
+/** Annotations as the specs define them, a map of strings to strings (undefined when absent). */
+export function parseAnnotations(value: unknown, where: string): Readonly<Record<string, string>> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "object" || value === null || Array.isArray(value) || !Object.values(value).every((v) => typeof v === "string")) {
+    throw new IntegrityError(`${where}: annotations must map strings to strings`);
+  }
+  return value as Record<string, string>;
+}
+
 /** Validates a descriptor found in JSON; digests are checked before anything can use them in a path. */
 export function parseDescriptor(value: unknown, where: string): Descriptor {
   if (typeof value !== "object" || value === null) throw new IntegrityError(`${where}: descriptor is not an object`);
@@ -31,5 +40,6 @@ export function parseDescriptor(value: unknown, where: string): Descriptor {
   } catch (err) {
     throw new IntegrityError(`${where}: ${(err as Error).message}`);
   }
+  parseAnnotations(d.annotations, `${where} ${d.digest}`);
   return { ...(d as object), mediaType: d.mediaType, digest, size: d.size } as Descriptor;
 }

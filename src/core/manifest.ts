@@ -1,4 +1,4 @@
-import { type Descriptor, parseDescriptor } from "./descriptor.ts";
+import { type Descriptor, parseAnnotations, parseDescriptor } from "./descriptor.ts";
 import { type Digest, digestOf, shortDigest } from "./digest.ts";
 import { IntegrityError, UnsupportedError } from "./errors.ts";
 import { type MediaType, MediaTypes, isImageManifestType, isIndexType, refuseSchema1 } from "./media-type.ts";
@@ -103,7 +103,7 @@ export function parseManifest(raw: RawManifest, where = `manifest ${shortDigest(
     mediaType: raw.mediaType,
     subject: optionalDescriptor(json.subject, `${where} subject`),
     artifactType: typeof json.artifactType === "string" ? json.artifactType : undefined,
-    annotations: json.annotations as Record<string, string> | undefined,
+    annotations: parseAnnotations(json.annotations, where),
   };
   if (isIndexType(raw.mediaType)) {
     return { kind: "index", ...common, manifests: descriptorList(json.manifests, "manifests", where) };

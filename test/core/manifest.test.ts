@@ -47,4 +47,15 @@ describe("manifests are kept as bytes and parsed strictly", () => {
     expect(bad({ ...desc, digest: "sha256:../../x" })).toThrow(IntegrityError);
     expect(bad({ ...desc, size: -1 })).toThrow("invalid size");
   });
+
+  test("annotations map strings to strings, on the manifest and on its descriptors; a deep nesting is refused, not recursed into", () => {
+    const parse = (extra: object, config: object = desc) => () => parseManifest(toRawManifest(enc({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config, layers: [], ...extra }), undefined, "t"));
+    expect(parse({ annotations: { a: "1", b: "" } })().annotations).toEqual({ a: "1", b: "" });
+    let deep: unknown = 1;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    for (const annotations of [{ a: 1 }, { a: null }, { a: { b: "c" } }, ["a"], "a", { a: deep }]) {
+      expect(parse({ annotations })).toThrow("annotations must map strings to strings");
+      expect(parse({}, { ...desc, annotations })).toThrow("annotations must map strings to strings");
+    }
+  });
 });
