@@ -11,7 +11,7 @@
  *
  * Repository path components cannot start with "_" (distribution-spec grammar), so the metadata
  * directories never collide with a nested repository. Every file is written under a temporary
- * name (`<name>.tmp-<random>`) and renamed; blobs are verified before their rename, and an upload's
+ * name (`.<name>.tmp-<random>`, which no tag or digest can be) and renamed; blobs are verified before their rename, and an upload's
  * data becomes its blob by rename. The filesystem is the truth across restarts, for one process at
  * a time: tags, links, blob sizes and recent manifests are cached in memory, loaded lazily and kept
  * in step with every write made through this instance, so reads answer without touching the disk.
@@ -26,7 +26,7 @@ import { type RawManifest, referrerDescriptor } from "../core/manifest.ts";
 import { isValidTag } from "../core/reference.ts";
 import { openDirect } from "../stream/direct-io.ts";
 import { noteAllocated } from "../stream/gc-pacer.ts";
-import { digestFile, isTemporaryPath, pathExists, pipeToHandle, readFileStream, temporaryPath, writeFileAtomic } from "../stream/file.ts";
+import { digestFile, pathExists, pipeToHandle, readFileStream, temporaryPath, writeFileAtomic } from "../stream/file.ts";
 import { BlobVerifier } from "../stream/verify.ts";
 import { storedManifest } from "./manifest-record.ts";
 import { checkRepoName, checkTag, isUploadId, newUploadId } from "./names.ts";
@@ -261,7 +261,8 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
         state.manifests.set(digest, { mediaType: link.mediaType, ...(subject ? { subject } : {}) });
       }),
     );
-    const tagNames = (await listDir(join(dir, "_tags"))).filter((tag) => isValidTag(tag) && !isTemporaryPath(tag));
+    // a temporary's name (a leading dot) is no valid tag
+    const tagNames = (await listDir(join(dir, "_tags"))).filter((tag) => isValidTag(tag));
     await Promise.all(
       tagNames.map(async (tag) => {
         const target = (await readFile(join(dir, "_tags", tag), "utf8").catch(() => "")).trim() as Digest;

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { type FileHandle, mkdir, open, rename, rm, stat } from "node:fs/promises";
-import { dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Descriptor } from "../core/descriptor.ts";
 import { type Digest, type DigestAlgorithm, DigestHasher } from "../core/digest.ts";
 import { NotFoundError } from "../core/errors.ts";
@@ -116,11 +116,13 @@ export async function digestFile(path: string, algorithm: DigestAlgorithm = "sha
 
 /** A unique temporary name beside `path`, so the final rename stays on one filesystem. */
 export function temporaryPath(path: string): string {
-  return `${path}.tmp-${randomBytes(6).toString("hex")}`;
+  // hidden, and a name no tag or digest can have (tags start with [A-Za-z0-9_]): a tag such as
+  // "v1.tmp-0123456789ab" is content, not a write in progress
+  return join(dirname(path), `.${basename(path)}.tmp-${randomBytes(6).toString("hex")}`);
 }
 
 /** A name temporaryPath made: a write in progress (or a crashed one), never content. */
-export const isTemporaryPath = (name: string): boolean => /\.tmp-[0-9a-f]{12}$/.test(name);
+export const isTemporaryPath = (name: string): boolean => /^\..*\.tmp-[0-9a-f]{12}$/.test(name);
 
 /** How a destination writes its files. */
 export interface WriteOptions {

@@ -220,7 +220,7 @@ class StaticDestination implements ImageDestination {
 
   private async writeTagsList(): Promise<void> {
     const dir = join(this.ref.repoDir, "manifests");
-    const tags = (await readdir(dir)).filter((n) => isValidTag(n) && !isTemporaryPath(n)).sort();
+    const tags = (await readdir(dir)).filter((n) => isValidTag(n)).sort(); // a temporary's name (a leading dot) is no valid tag
     await writeFileAtomic(join(this.ref.repoDir, "tags/list"), new TextEncoder().encode(JSON.stringify({ name: this.ref.repository, tags })), this.write);
   }
 

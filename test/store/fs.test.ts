@@ -212,13 +212,22 @@ describe("fs store", () => {
     expect(existsSync(join(root, "blobs"))).toBe(true);
   });
 
+  test("a tag that looks like a temporary file of older versions is a tag, after a restart too", async () => {
+    const root = freshRoot();
+    const manifest = imageManifest(blobOf("c", 5));
+    await (await fsStore(root, { fsync: false })).repos.putManifest("app", manifest, "v1.tmp-0123456789ab");
+    const reopened = await fsStore(root, { fsync: false });
+    expect(await reopened.repos.listTags("app")).toEqual(["v1.tmp-0123456789ab"]);
+    expect((await reopened.repos.getManifest("app", "v1.tmp-0123456789ab"))?.digest).toBe(manifest.digest);
+  });
+
   test("ignores what a crash left: temporary tags, half-made or half-removed upload sessions", async () => {
     const root = freshRoot();
     const store = await fsStore(root, { fsync: false });
     const manifest = imageManifest(blobOf("c", 5));
     await store.repos.putManifest("app", manifest, "v1");
     const live = await store.uploads.start("app");
-    writeFileSync(join(root, "repositories", "app", "_tags", "v1.tmp-0123456789ab"), manifest.digest);
+    writeFileSync(join(root, "repositories", "app", "_tags", ".v1.tmp-0123456789ab"), manifest.digest);
     const halfRemoved = "a".repeat(32);
     mkdirSync(join(root, "uploads", halfRemoved));
     writeFileSync(join(root, "uploads", halfRemoved, "info.json"), JSON.stringify({ repo: "app", startedAt: 1 }));
