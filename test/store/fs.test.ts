@@ -110,6 +110,20 @@ describe("fs store", () => {
     expect(second.blobs.filePath?.(digestOf("absent"))).toBeUndefined();
   });
 
+  test("the catalog of a new instance follows its writes: a repository emptied or filled after the first listing moves in or out", async () => {
+    const root = freshRoot();
+    const manifest = imageManifest(blobOf("c", 5));
+    const first = await fsStore(root, { fsync: false });
+    await first.repos.putManifest("kept", manifest, "v1");
+    await first.repos.putManifest("emptied", manifest, "v1");
+    const second = await fsStore(root, { fsync: false });
+    expect(await second.repos.listRepos()).toEqual(["emptied", "kept"]);
+    await second.repos.deleteManifest("emptied", manifest.digest);
+    await second.repos.putManifest("new", manifest);
+    expect(await second.repos.listRepos()).toEqual(["kept", "new"]);
+    expect(await (await fsStore(root, { fsync: false })).repos.listRepos()).toEqual(["kept", "new"]);
+  });
+
   test("sizes and manifests, once seen, are answered from memory", async () => {
     const root = freshRoot();
     const store = await fsStore(root, { fsync: false });
