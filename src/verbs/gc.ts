@@ -1,5 +1,6 @@
 import type { Digest } from "../core/digest.ts";
 import { childDescriptors, parseManifest } from "../core/manifest.ts";
+import { staleUploads } from "../store/stale-uploads.ts";
 import type { Store } from "../store/types.ts";
 
 export interface GcOptions {
@@ -73,10 +74,7 @@ export async function gc(store: Store, options: GcOptions = {}): Promise<GcResul
     if (kept.has(digest)) keptBlobs++;
     else blobs.push(digest);
   }
-  const maxAge = options.uploadMaxAgeMs ?? 24 * 3600_000;
-  const now = options.now ?? Date.now();
-  const uploads: string[] = [];
-  for await (const session of store.uploads.list()) if (now - session.startedAt > maxAge) uploads.push(session.id);
+  const uploads = await staleUploads(store, options.uploadMaxAgeMs, options.now);
   if (!options.dryRun) {
     for (const { repo, digest } of manifests) await store.repos.deleteManifest(repo, digest);
     for (const repo of repos) for (const digest of blobs) await store.repos.unlinkBlob(repo, digest);

@@ -10,6 +10,7 @@ import { memoryStore } from "../store/memory.ts";
 import { markServing, servingProcess } from "../store/serving.ts";
 import { openForReading } from "../stream/file.ts";
 import { raiseRssCeiling } from "../stream/gc-pacer.ts";
+import { staleUploads, uploadMaxAgeMs } from "../store/stale-uploads.ts";
 import type { Store } from "../store/types.ts";
 import { type Upstream, pullThrough } from "./pull-through.ts";
 
@@ -32,6 +33,8 @@ export interface ServeOptions {
   readonly onLog?: (entry: ServeLogEntry) => void;
   /** A pull-through cache of this upstream registry: what clients pull is fetched and kept; pushes are refused. */
   readonly proxy?: Upstream;
+  /** Upload sessions started longer ago than this are cancelled (default 24 h), looked for this often (default hourly). */
+  readonly uploadExpiry?: { readonly maxAgeMs: number; readonly everyMs: number };
 }
 
 /** The handler's view of an answer (who asked, what failed) joined with the listener's (how much went out, to whom, how long it took). */
@@ -81,6 +84,24 @@ async function readPem(path: string): Promise<string> {
   }
 }
 
+/**
+ * Cancels abandoned upload sessions every `everyMs` while the server runs, as distribution purges
+ * them: a client that starts sessions and never finishes them would otherwise fill the disk (or,
+ * with --memory, the memory) until the next `gc`. Returns the function that stops it.
+ */
+function expireUploads(store: Store, expiry: { readonly maxAgeMs: number; readonly everyMs: number }): () => void {
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    running ??= (async () => {
+      for (const id of await staleUploads(store, expiry.maxAgeMs)) await store.uploads.cancel(id);
+    })()
+      .catch(() => {}) // the next round tries again
+      .finally(() => (running = undefined));
+  }, expiry.everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** Starts the registry server (server/listen.ts). */
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   // without users, "anyone may read" would silently be "anyone may do anything"
@@ -103,12 +124,14 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   // marked once it serves: a start that failed (an address in use) leaves no mark
   const unmark = root ? await markServing(root) : async () => {};
   const lowerRssCeiling = raiseRssCeiling(serverRssCeiling);
+  const stopExpiring = expireUploads(own, options.uploadExpiry ?? { maxAgeMs: uploadMaxAgeMs, everyMs: 3600_000 });
   const scheme = options.tls ? "https" : "http";
   return {
     url: new URL(`${scheme}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`),
     root,
     store,
     stop: async () => {
+      stopExpiring();
       await server.stop();
       lowerRssCeiling();
       await store.settle?.();
