@@ -51,7 +51,6 @@ export function loadCommand(name: string): Promise<CommandModule> | undefined {
   return Object.hasOwn(modules, name) ? modules[name]!() : undefined;
 }
 
-
 export const root = defineCommand({
   meta: { name: "stevedore", version, description: "A daemonless OCI toolkit: copy, inspect, mirror, sign, verify and serve images" },
   args: { ...commonArgs },

@@ -1,5 +1,5 @@
 import type { Htpasswd } from "./htpasswd.ts";
-import { TokenIssuer, tokenResponse } from "./token.ts";
+import { type TokenAnswer, TokenIssuer, authorizationOf, tokenPath, tokenResponse } from "./token.ts";
 
 export type Action = "pull" | "push" | "delete" | "catalog";
 
@@ -18,7 +18,7 @@ export interface AccessPolicy {
   /** The WWW-Authenticate value asking an anonymous caller for credentials (absent: such callers are simply denied); `scope` names what was asked. */
   challenge?(request: Request, scope?: string): string;
   /** Answers the token endpoint (`/token`), for a policy whose challenge is Bearer (token.ts). */
-  token?(request: Request): Promise<Response>;
+  token?(request: Request): Promise<TokenAnswer>;
 }
 
 /** No credentials configured: everyone may do everything (the server is on loopback by default). */
@@ -56,13 +56,10 @@ export function htpasswdPolicy(users: Htpasswd, options: HtpasswdPolicyOptions =
   const tokens = options.anonymousRead ? new TokenIssuer() : undefined;
   return {
     async authenticate(request) {
-      const header = request.headers.get("authorization");
-      if (!header) return {};
-      // the scheme is case-insensitive (RFC 9110 §11.1)
-      const [, scheme, credentials] = /^(\S+)\s+(\S+)$/.exec(header.trim()) ?? [];
-      if (!credentials) return null;
-      if (scheme!.toLowerCase() === "basic") return basic(credentials);
-      if (scheme!.toLowerCase() === "bearer" && tokens) return tokens.verify(credentials);
+      const authorization = authorizationOf(request);
+      if (authorization === undefined) return {};
+      if (authorization?.scheme === "basic") return basic(authorization.credentials);
+      if (authorization?.scheme === "bearer" && tokens) return tokens.verify(authorization.credentials);
       return null;
     },
     authorize:
@@ -73,7 +70,7 @@ export function htpasswdPolicy(users: Htpasswd, options: HtpasswdPolicyOptions =
       const scheme = request.headers.get("x-forwarded-proto") === "https" ? "https" : (options.scheme ?? "http");
       // the Host becomes a URL clients send credentials to: only a plain host[:port] is taken
       const host = request.headers.get("host") ?? "";
-      const realm = `${scheme}://${/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host) ? host : "localhost"}/token`;
+      const realm = `${scheme}://${/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host) ? host : "localhost"}${tokenPath}`;
       return `Bearer realm="${realm}",service="stevedore"${scope ? `,scope="${scope}"` : ""}`;
     },
     ...(tokens ? { token: (request: Request) => tokenResponse(request, tokens, basic) } : {}),

@@ -1,17 +1,17 @@
-import { parseRepositoryName } from "../core/reference.ts";
 import { IntegrityError, StevedoreError, UpstreamError } from "../core/errors.ts";
 import type { Action } from "./access.ts";
 import { deleteBlob, getBlob } from "./blobs.ts";
-import { type HandlerOptions, type RequestContext, apiVersionHeader } from "./context.ts";
+import { type HandlerOptions, type RequestContext, apiVersionHeader, checkName } from "./context.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { catalog, listTags, referrers } from "./listing.ts";
 import { deleteManifest, getManifest, putManifest } from "./manifests.ts";
 import { type Route, allowedMethods, matchRoute, routeAnswers } from "./routes.ts";
+import { tokenPath } from "./token.ts";
 import { cancelUpload, patchUpload, putUpload, startUpload, uploadStatus } from "./uploads.ts";
 
 export type { HandlerOptions } from "./context.ts";
 
-/** One line of the access log, as the answer is made (before its body goes out): no credentials, no bodies. */
+/** The handler's account of a request, as the answer is made (before its body goes out): who asked, what failed; no credentials, no bodies. serve joins it to the listener's (ServeLogEntry) for its log line. */
 export interface AccessLogEntry {
   readonly method: string;
   readonly path: string;
@@ -24,13 +24,6 @@ export interface AccessLogEntry {
 
 const writes = new Set<Action>(["push", "delete"]);
 
-function checkName(name: string): string {
-  try {
-    return parseRepositoryName(name);
-  } catch {
-    throw new ApiError("NAME_INVALID", `invalid repository name "${name}"`);
-  }
-}
 
 /**
  * The OCI distribution API as a plain `(Request) => Promise<Response>`, to mount in Bun.serve or any
@@ -51,7 +44,11 @@ export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLog
     };
     const answer = async (): Promise<Response> => {
       // the token endpoint (a Bearer policy's) checks its own credentials
-      if (url.pathname === tokenPath && options.policy.token) return options.policy.token(request);
+      if (url.pathname === tokenPath && options.policy.token) {
+        const { response, principal } = await options.policy.token(request);
+        user = principal?.username;
+        return response;
+      }
       // UNSUPPORTED, not NAME_UNKNOWN: no repository is missing
       if (!route) throw new ApiError("UNSUPPORTED", "no such endpoint", 404);
       if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: { ...apiVersionHeader, Allow: allowedMethods(route, options).join(", ") } });
@@ -87,9 +84,6 @@ export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLog
   };
 }
 
-/** Where a Bearer policy hands out tokens (the realm of its challenges). */
-const tokenPath = "/token";
-
 /** The token scope an action needs, as Docker's token protocol names it. */
 function scopeOf(action: Action, repo?: string): string | undefined {
   if (action === "catalog") return "registry:catalog:*";
@@ -112,7 +106,8 @@ async function dispatch(ctx: RequestContext, route: Route, method: string): Prom
     case "base":
       // where tokens are issued, /v2/ tells a caller without one to fetch one (it may then pull anonymously or push with credentials)
       if (ctx.options.policy.token && !ctx.request.headers.has("authorization")) {
-        throw new ApiError("UNAUTHORIZED", "authentication required", 401, { "WWW-Authenticate": ctx.options.policy.challenge!(ctx.request) });
+        const challenge = ctx.options.policy.challenge?.(ctx.request);
+        throw new ApiError("UNAUTHORIZED", "authentication required", 401, challenge ? { "WWW-Authenticate": challenge } : undefined);
       }
       await ctx.require("pull");
       return new Response("{}", { headers: { ...apiVersionHeader, "Content-Type": "application/json" } });

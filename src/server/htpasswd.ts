@@ -1,5 +1,9 @@
 import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { UsageError } from "../core/errors.ts";
+
+/** bcrypt checks at once: all cores but one, which stays for everything else. */
+const maxChecks = Math.max(1, availableParallelism() - 1);
 
 /**
  * Users from an htpasswd file with bcrypt entries (`htpasswd -B`), as distribution accepts.
@@ -8,6 +12,9 @@ import { UsageError } from "../core/errors.ts";
  */
 export class Htpasswd {
   private readonly verified = new Map<string, { user: string; until: number }>();
+  /** bcrypt checks running, and those waiting for a turn. */
+  private checking = 0;
+  private readonly waiting: (() => void)[] = [];
 
   private constructor(
     private readonly users: ReadonlyMap<string, string>,
@@ -40,10 +47,27 @@ export class Htpasswd {
     if (colon <= 0) return null;
     const user = decoded.slice(0, colon);
     const hash = this.users.get(user);
-    const matches = await Bun.password.verify(decoded.slice(colon + 1), hash ?? this.decoy, "bcrypt");
+    const matches = await this.bcrypt(decoded.slice(colon + 1), hash ?? this.decoy);
     if (!hash || !matches) return null;
     if (this.verified.size > 10_000) this.verified.clear();
     this.verified.set(key, { user, until: Date.now() + 5 * 60_000 });
     return user;
+  }
+
+  /**
+   * One bcrypt verification, at most `maxChecks` at once: each holds a core for tens to hundreds of
+   * milliseconds, and a flood of guesses (anyone may send them) must not take every core from the
+   * requests that need none.
+   */
+  private async bcrypt(password: string, hash: string): Promise<boolean> {
+    if (this.checking < maxChecks) this.checking++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the finishing check hands its turn over
+    try {
+      return await Bun.password.verify(password, hash, "bcrypt");
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.checking--;
+    }
   }
 }

@@ -245,9 +245,10 @@ const bodiless = (status: number) => status < 200 || status === 204 || status ==
  * whole. A HEAD gets the headers the GET would.
  */
 async function send(res: ServerResponse, response: Response, head: boolean, body: { bytes: number }, beforeEnd?: () => Promise<void>): Promise<void> {
-  const put = (chunk: Uint8Array) => {
+  // counted once the socket took them: a cut answer says how much went out before it
+  const put = async (chunk: Uint8Array) => {
+    await write(res, chunk);
     body.bytes += chunk.byteLength;
-    return write(res, chunk);
   };
   const end = async (last?: Uint8Array) => {
     body.bytes += last?.byteLength ?? 0;

@@ -28,7 +28,7 @@ export function matchRoute(pathname: string): Route | undefined {
   return undefined;
 }
 
-/** The methods each route answers (HEAD wherever GET). */
+/** The methods each route answers (HEAD wherever GET reads content; an upload's status is a GET alone, as in distribution). */
 const routeMethods: Record<Route["kind"], readonly string[]> = {
   base: ["GET", "HEAD"],
   catalog: ["GET", "HEAD"],
@@ -51,9 +51,11 @@ export function routeAnswers(route: Route, method: string): boolean {
  * an upload is part of pushing).
  */
 export function allowedMethods(route: Route, options: { readonly readOnly?: boolean; readonly allowDelete?: boolean }): string[] {
+  // uploads are pushing, even their status: a read-only server answers none of it
+  const pushing = route.kind === "uploads" || route.kind === "upload";
   return routeMethods[route.kind].filter((method) => {
+    if (options.readOnly) return !pushing && (method === "GET" || method === "HEAD");
     if (method === "GET" || method === "HEAD") return true;
-    if (options.readOnly) return false;
     return method !== "DELETE" || route.kind === "upload" || options.allowDelete === true;
   });
 }

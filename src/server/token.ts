@@ -16,6 +16,17 @@ import { readBodyAtMost } from "./body.ts";
  * the access policy, as for Basic credentials, not by scopes carried in the token.
  */
 
+/** Where the server hands out tokens: the realm of its Bearer challenges. */
+export const tokenPath = "/token";
+
+/** An Authorization header's scheme (lowercased: it is case-insensitive, RFC 9110 §11.1) and credentials. */
+export function authorizationOf(request: Request): { scheme: string; credentials: string } | null | undefined {
+  const header = request.headers.get("authorization");
+  if (header === null) return undefined;
+  const [, scheme, credentials] = /^(\S+)\s+(\S+)$/.exec(header.trim()) ?? [];
+  return scheme && credentials ? { scheme: scheme.toLowerCase(), credentials } : null;
+}
+
 /** A token request's form is a few hundred bytes; anything past this is refused unread. */
 const maxFormBytes = 64 << 10;
 
@@ -58,7 +69,7 @@ export class TokenIssuer {
  * none (Docker's token protocol), and `POST` with a password grant (the OAuth2 form containerd
  * tries first). `authenticate` checks Basic credentials (base64 `user:password`): null when wrong.
  */
-export async function tokenResponse(request: Request, issuer: TokenIssuer, authenticate: (credentials: string) => Promise<Principal | null>): Promise<Response> {
+export async function tokenResponse(request: Request, issuer: TokenIssuer, authenticate: (credentials: string) => Promise<Principal | null>): Promise<TokenAnswer> {
   let principal: Principal | null = {};
   if (request.method === "POST") {
     // read before any credential is checked: a form is a few hundred bytes, and no caller may make the server hold more
@@ -66,23 +77,26 @@ export async function tokenResponse(request: Request, issuer: TokenIssuer, authe
     try {
       body = await readBodyAtMost(request, maxFormBytes, () => new TokenFormTooLarge());
     } catch (err) {
-      if (err instanceof TokenFormTooLarge) return Response.json({ error: "invalid_request", error_description: `a token form is at most ${maxFormBytes} bytes` }, { status: 413 });
+      if (err instanceof TokenFormTooLarge) return { response: Response.json({ error: "invalid_request", error_description: `a token form is at most ${maxFormBytes} bytes` }, { status: 413 }) };
       throw err;
     }
     const form = new URLSearchParams(new TextDecoder().decode(body));
-    if (form.get("grant_type") !== "password") return Response.json({ error: "unsupported_grant_type" }, { status: 400 });
+    if (form.get("grant_type") !== "password") return { response: Response.json({ error: "unsupported_grant_type" }, { status: 400 }) };
     principal = await authenticate(Buffer.from(`${form.get("username") ?? ""}:${form.get("password") ?? ""}`).toString("base64"));
   } else if (request.method === "GET" || request.method === "HEAD") {
-    const header = request.headers.get("authorization");
-    if (header) {
-      const [, scheme, credentials] = /^(\S+)\s+(\S+)$/.exec(header.trim()) ?? [];
-      principal = scheme?.toLowerCase() === "basic" && credentials ? await authenticate(credentials) : null;
-    }
+    const authorization = authorizationOf(request);
+    if (authorization !== undefined) principal = authorization?.scheme === "basic" ? await authenticate(authorization.credentials) : null;
   } else {
-    return new Response(null, { status: 405, headers: { Allow: "GET, HEAD, POST" } });
+    return { response: new Response(null, { status: 405, headers: { Allow: "GET, HEAD, POST" } }) };
   }
-  if (!principal) return Response.json({ errors: [{ code: "UNAUTHORIZED", message: "invalid credentials", detail: null }] }, { status: 401, headers: { "WWW-Authenticate": 'Basic realm="stevedore"' } });
+  if (!principal) return { response: Response.json({ errors: [{ code: "UNAUTHORIZED", message: "invalid credentials", detail: null }] }, { status: 401, headers: { "WWW-Authenticate": 'Basic realm="stevedore"' } }) };
   const token = issuer.issue(principal);
   const issuedAt = new Date().toISOString();
-  return Response.json({ token, access_token: token, expires_in: tokenLifetime, issued_at: issuedAt });
+  return { response: Response.json({ token, access_token: token, expires_in: tokenLifetime, issued_at: issuedAt }), principal };
+}
+
+/** The token endpoint's response, and whom it issued a token to (for the access log). */
+export interface TokenAnswer {
+  readonly response: Response;
+  readonly principal?: Principal;
 }

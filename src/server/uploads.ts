@@ -1,7 +1,8 @@
-import { IntegrityError } from "../core/errors.ts";
+import { IntegrityError, NotFoundError } from "../core/errors.ts";
 import { type UploadSession, UploadRangeError } from "../store/types.ts";
 import { parseDigestParam } from "./blobs.ts";
 import { type RequestContext, apiVersionHeader } from "./context.ts";
+import { parseRepositoryName } from "../core/reference.ts";
 import { ApiError } from "./errors.ts";
 import { isUploadId } from "../store/names.ts";
 
@@ -20,6 +21,11 @@ function sessionHeaders(name: string, session: UploadSession): Record<string, st
 
 function blobCreated(name: string, digest: string): Response {
   return new Response(null, { status: 201, headers: { ...apiVersionHeader, Location: `/v2/${name}/blobs/${digest}`, "Docker-Content-Digest": digest, "Content-Length": "0" } });
+}
+
+/** A session cancelled while this request used it (by the client, or expired): BLOB_UPLOAD_UNKNOWN, as for any unknown session. */
+function sessionGone(err: unknown, id: string): unknown {
+  return err instanceof NotFoundError ? new ApiError("BLOB_UPLOAD_UNKNOWN", `upload ${id} is gone`) : err;
 }
 
 async function session(ctx: RequestContext, name: string, id: string): Promise<UploadSession> {
@@ -56,11 +62,14 @@ function exactly(body: ReadableStream<Uint8Array>, length: number, refuse: (got:
 }
 
 /**
- * Appends a body at the session's end. A Content-Range (`start-end`, inclusive, optionally as
- * `bytes start-end/total`) must start there and span exactly the body's bytes; otherwise a 416.
+ * Appends a body at the session's end and returns the session's size. A Content-Range (`start-end`,
+ * inclusive, optionally as `bytes start-end/total`) must start there and span exactly the body's
+ * bytes, an empty body included; otherwise a 416.
  */
-async function appendChunk(ctx: RequestContext, upload: UploadSession, body: ReadableStream<Uint8Array>): Promise<number> {
+async function appendChunk(ctx: RequestContext, upload: UploadSession, chunk: ReadableStream<Uint8Array> | undefined): Promise<number> {
   const range = ctx.request.headers.get("content-range");
+  if (!chunk && !range) return upload.size;
+  let body = chunk ?? new Blob([]).stream();
   let start = upload.size;
   if (range) {
     const match = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(range.trim());
@@ -76,7 +85,7 @@ async function appendChunk(ctx: RequestContext, upload: UploadSession, body: Rea
     return await ctx.options.store.uploads.append(upload.id, start, body);
   } catch (err) {
     if (err instanceof UploadRangeError) throw rangeRefused(upload, err.size, err.message);
-    throw err;
+    throw sessionGone(err, upload.id);
   }
 }
 
@@ -87,10 +96,18 @@ async function finishUpload(ctx: RequestContext, name: string, id: string, diges
     await ctx.options.store.uploads.finish(id, digest);
   } catch (err) {
     if (err instanceof IntegrityError) throw new ApiError("DIGEST_INVALID", `upload does not match ${digest}`);
-    throw err;
+    throw sessionGone(err, id);
   }
   await ctx.options.store.repos.linkBlob(name, digest);
   return blobCreated(name, digest);
+}
+
+function validName(name: string | null): string | undefined {
+  try {
+    return name === null ? undefined : parseRepositoryName(name);
+  } catch {
+    return undefined;
+  }
 }
 
 /** POST: a cross-repository mount, a monolithic upload (`?digest=`), or a new session. */
@@ -98,7 +115,8 @@ export async function startUpload(ctx: RequestContext, name: string): Promise<Re
   await ctx.require("push", name);
   const { store } = ctx.options;
   const mount = ctx.url.searchParams.get("mount");
-  const from = ctx.url.searchParams.get("from");
+  // a source no repository can be named is no mount: a session, as distribution falls back
+  const from = mount ? validName(ctx.url.searchParams.get("from")) : undefined;
   if (mount && from) {
     const digest = parseDigestParam(mount);
     // a mount needs read access to the source: otherwise it would leak blobs across repositories
@@ -111,8 +129,7 @@ export async function startUpload(ctx: RequestContext, name: string): Promise<Re
   const monolithic = ctx.url.searchParams.get("digest");
   const upload = await store.uploads.start(name);
   if (monolithic) {
-    const body = bodyOf(ctx.request);
-    if (body) await appendChunk(ctx, upload, body);
+    await appendChunk(ctx, upload, bodyOf(ctx.request));
     return finishUpload(ctx, name, upload.id, monolithic);
   }
   return new Response(null, { status: 202, headers: { ...sessionHeaders(name, upload), "OCI-Chunk-Min-Length": "1" } });
@@ -122,8 +139,7 @@ export async function startUpload(ctx: RequestContext, name: string): Promise<Re
 export async function patchUpload(ctx: RequestContext, name: string, id: string): Promise<Response> {
   await ctx.require("push", name);
   const upload = await session(ctx, name, id);
-  const body = bodyOf(ctx.request);
-  const size = body ? await appendChunk(ctx, upload, body) : upload.size;
+  const size = await appendChunk(ctx, upload, bodyOf(ctx.request));
   return new Response(null, { status: 202, headers: sessionHeaders(name, { ...upload, size }) });
 }
 
@@ -131,8 +147,7 @@ export async function patchUpload(ctx: RequestContext, name: string, id: string)
 export async function putUpload(ctx: RequestContext, name: string, id: string): Promise<Response> {
   await ctx.require("push", name);
   const upload = await session(ctx, name, id);
-  const body = bodyOf(ctx.request);
-  if (body) await appendChunk(ctx, upload, body);
+  await appendChunk(ctx, upload, bodyOf(ctx.request));
   return finishUpload(ctx, name, id, ctx.url.searchParams.get("digest"));
 }
 

@@ -56,10 +56,10 @@ function streamRange(blob: MemoryBlob, { start, end }: ByteRange): ReadableStrea
     if (from < to) views.push(chunk.subarray(from - at, to - at));
     at += chunk.byteLength;
   }
+  let next = 0;
   return new ReadableStream({
     pull: (controller) => {
-      const next = views.shift();
-      if (next) controller.enqueue(next);
+      if (next < views.length) controller.enqueue(views[next++]!);
       else controller.close();
     },
   });

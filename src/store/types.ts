@@ -21,11 +21,15 @@ export interface ByteRange {
 export interface BlobStore {
   /** Size in bytes, or null when absent. Answered from memory where the store can. */
   stat(digest: Digest): Promise<number | null>;
-  /** The bytes (or a range of them), or null when absent. */
+  /** The bytes (or a range of them), or null when absent; the chunks may be the store's own memory: read them, never write them. */
   get(digest: Digest, range?: ByteRange): Promise<ReadableStream<Uint8Array> | null>;
   /** A file that holds exactly the blob, when the store keeps files: served by the kernel. */
   filePath?(digest: Digest): string | undefined;
-  /** Stores a blob, checking size and digest as it streams; visible only once verified. Idempotent. */
+  /**
+   * Stores a blob, checking size and digest as it streams; visible only once verified. Idempotent.
+   * A stream's chunks are the store's from then on (the memory store keeps them, uncopied): a
+   * producer must hand over fresh chunks, not one buffer refilled (a Uint8Array body is copied).
+   */
   put(digest: Digest, body: ReadableStream<Uint8Array> | Uint8Array, size?: number): Promise<void>;
   delete(digest: Digest): Promise<void>;
   list(): AsyncIterable<Digest>;
@@ -77,7 +81,7 @@ export interface UploadSession {
 export interface UploadStore {
   start(repo: string): Promise<UploadSession>;
   get(id: string): Promise<UploadSession | null>;
-  /** Appends a chunk that must start at `offset` (the current size), else UploadRangeError. Returns the new size. */
+  /** Appends a chunk that must start at `offset` (the current size), else UploadRangeError. Returns the new size. Chunks are handed over as to `put`. */
   append(id: string, offset: number, body: ReadableStream<Uint8Array> | Uint8Array): Promise<number>;
   /** Verifies the whole upload against `digest`, moves it into the blob store, ends the session. */
   finish(id: string, digest: Digest): Promise<void>;

@@ -89,23 +89,26 @@ async function readPem(path: string): Promise<string> {
  * them: a client that starts sessions and never finishes them would otherwise fill the disk (or,
  * with --memory, the memory) until the next `gc`. Returns the function that stops it.
  */
-function expireUploads(store: Store, expiry: { readonly maxAgeMs: number; readonly everyMs: number }): () => void {
+function expireUploads(store: Store, expiry: { readonly maxAgeMs: number; readonly everyMs: number }): () => Promise<void> {
   let running: Promise<void> | undefined;
   const timer = setInterval(() => {
     running ??= (async () => {
-      for (const id of await staleUploads(store, expiry.maxAgeMs)) await store.uploads.cancel(id);
-    })()
-      .catch(() => {}) // the next round tries again
-      .finally(() => (running = undefined));
+      // a session that cannot be cancelled now (its directory busy) is tried again next round; the others go on
+      for (const id of await staleUploads(store, expiry.maxAgeMs).catch(() => [])) await store.uploads.cancel(id).catch(() => {});
+    })().finally(() => (running = undefined));
   }, expiry.everyMs);
   timer.unref();
-  return () => clearInterval(timer);
+  // stopping waits for a round in flight: nothing is cancelled behind a stopped server
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }
 
 /** Starts the registry server (server/listen.ts). */
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   // without users, "anyone may read" would silently be "anyone may do anything"
-  if (options.anonymousRead && !options.htpasswd) throw new UsageError("--anonymous-read needs --htpasswd: without users everyone may push and delete");
+  if (options.anonymousRead && !options.htpasswd) throw new UsageError("--anonymous-read needs --htpasswd: without users everyone may push");
   const root = options.memory ? undefined : (options.root ?? defaultRoot());
   if (root) {
     // two servers on one root would each answer from caches the other's writes make stale
@@ -115,8 +118,8 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   const own = root ? await fsStore(root, { fsync: options.fsync ?? true }) : memoryStore();
   const store = options.proxy ? pullThrough(own, options.proxy) : own;
   const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), { ...options, scheme: options.tls ? "https" : "http" }) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
-  // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
   const log = options.onLog && accessLog(options.onLog);
+  // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
   const handler = createHandler({ store, policy, readOnly: options.readOnly || options.proxy !== undefined, allowDelete: options.allowDelete && !options.proxy }, log?.onAnswer);
   const { hostname, port } = parseAddr(options.addr ?? "127.0.0.1:5000");
   const tls = options.tls ? { cert: await readPem(options.tls.cert), key: await readPem(options.tls.key) } : undefined;
@@ -131,7 +134,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     root,
     store,
     stop: async () => {
-      stopExpiring();
+      await stopExpiring();
       await server.stop();
       lowerRssCeiling();
       await store.settle?.();

@@ -1,9 +1,9 @@
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { Digest } from "../core/digest.ts";
+import { type Digest, isDigest } from "../core/digest.ts";
 import { maxManifestBytes, toRawManifest } from "../core/manifest.ts";
 import { MediaTypes } from "../core/media-type.ts";
-import { isTemporaryPath } from "../stream/file.ts";
+import { isValidTag } from "../core/reference.ts";
 
 /** One manifest URL of a static tree with the headers it must be served with. */
 export interface ManifestRoute {
@@ -23,7 +23,8 @@ export async function manifestRoutes(root: string): Promise<ManifestRoute[]> {
       if (!entry.isDirectory()) continue;
       if (entry.name === "manifests" && name) {
         for (const ref of await readdir(join(root, "v2", dir, "manifests"))) {
-          if (isTemporaryPath(ref)) continue;
+          // tags and digests only: a temporary (or any stray file) gets no route
+          if (!isValidTag(ref) && !isDigest(ref)) continue;
           const path = join(root, "v2", dir, "manifests", ref);
           const { dev, ino, size } = await stat(path);
           if (size > maxManifestBytes) continue;

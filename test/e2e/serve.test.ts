@@ -116,7 +116,11 @@ describe("stevedore serve access log", () => {
     expect(cut).toContain(` GET /v2/logs/app/blobs/${digest} 200 `);
     expect(Number(/ 200 (\d+)B /.exec(cut!)?.[1])).toBeLessThan(blob.byteLength);
     const ours = lines.filter((l) => l.includes(" /token ") || l.includes("/v2/logs/ours/"));
-    expect(ours.some((l) => l.includes(" GET /token 200 "))).toBe(true);
+    // the token exchange names the user it issued a token to, and so do the Bearer requests after it
+    expect(ours.some((l) => l.includes(" alice GET /token 200 "))).toBe(true);
+    const accepted = ours.filter((l) => l.includes(" POST /v2/logs/ours/blobs/uploads/ 202 "));
+    expect(accepted.length).toBeGreaterThan(0);
+    expect(accepted.filter((l) => !l.includes(" alice POST "))).toEqual([]);
     expect(ours.filter((l) => !l.endsWith(` "stevedore/${version}"`))).toEqual([]);
     expect(lines.join("\n")).not.toContain("wonderland");
     expect(lines.join("\n")).not.toContain("secret");

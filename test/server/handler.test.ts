@@ -169,6 +169,14 @@ for (const [storeName, makeStore] of stores) describe(`registry handler (${store
       expect(refused.headers.get("range")).toBe("0-0");
       expect((await handler(req("GET", location))).headers.get("range")).toBe("0-0");
     }
+    // an empty chunk spans no range; a last chunk on the closing PUT is held to its range too
+    for (const method of ["PATCH", "PUT"]) {
+      const empty = await handler(req(method, method === "PUT" ? `${location}?digest=${digestOf(bytes)}` : location, { headers: { "Content-Range": "0-9", "Content-Length": "0" } }));
+      expect([method, empty.status]).toEqual([method, 416]);
+    }
+    const lastChunk = await handler(req("PUT", `${location}?digest=${digestOf(bytes)}`, { body: bytes, headers: { "Content-Range": "0-4" } }));
+    expect(lastChunk.status).toBe(416);
+    expect((await handler(req("GET", location))).headers.get("range")).toBe("0-0");
     expect((await handler(req("PATCH", location, { body: bytes.subarray(0, 4), headers: { "Content-Range": "bytes 0-3/*" } }))).status).toBe(202);
     expect((await handler(req("PATCH", location, { body: bytes.subarray(4), headers: { "Content-Range": "bytes 4-9/10" } }))).status).toBe(202);
     expect((await handler(req("PUT", `${location}?digest=${digestOf(bytes)}`))).status).toBe(201);
@@ -191,6 +199,8 @@ for (const [storeName, makeStore] of stores) describe(`registry handler (${store
     expect(mounted.status).toBe(201);
     expect((await handler(req("HEAD", `/v2/team/copy/blobs/${blob!.desc.digest}`))).status).toBe(200);
     expect((await handler(req("POST", `/v2/team/copy/blobs/uploads/?mount=${digestOf("nothing")}&from=team/app`))).status).toBe(202);
+    // a source no repository can be named (a quote, a scope of its own) is no mount, and reaches no policy
+    expect((await handler(req("POST", `/v2/team/copy/blobs/uploads/?mount=${blob!.desc.digest}&from=${encodeURIComponent('x",realm="http://evil/token')}`))).status).toBe(202);
   });
 
   test.each([
@@ -313,6 +323,8 @@ for (const [storeName, makeStore] of stores) describe(`registry handler (${store
       [options, "DELETE", "/v2/_catalog", "GET, HEAD"],
       [options, "GET", "/v2/team/app/blobs/uploads/", "POST"],
       [{ ...options, readOnly: true }, "PUT", "/v2/team/app/manifests/v1", "GET, HEAD"],
+      [{ ...options, readOnly: true }, "POST", "/v2/team/app/blobs/uploads/", ""],
+      [{ ...options, readOnly: true }, "GET", `/v2/team/app/blobs/uploads/${"a".repeat(32)}`, ""],
       [{ ...options, allowDelete: false }, "DELETE", "/v2/team/app/manifests/v1", "GET, HEAD, PUT"],
       [{ ...options, allowDelete: false }, "DELETE", `/v2/team/app/blobs/${digest}`, "GET, HEAD"],
     ];
@@ -400,10 +412,11 @@ describe("access", () => {
     const [payload, signature] = alice.Authorization.slice(7).split(".");
     const forged = Buffer.from(JSON.stringify({ u: "root", exp: 9e9 })).toString("base64url");
     for (const token of [`${forged}.${signature}`, `${payload}.${signature}x`, payload!, `${payload}.${signature}.x`]) {
-      expect((await handler(req("POST", "/v2/team/app/blobs/uploads/", { headers: { Authorization: `Bearer ${token}` } }))).status).toBe(401);
+      // refused as credentials, not taken for an anonymous caller (who may read /v2/)
+      expect((await handler(req("GET", "/v2/", { headers: { Authorization: `Bearer ${token}` } }))).status).toBe(401);
     }
     const otherServer = createHandler({ store: memoryStore(), policy: htpasswdPolicy(users, { anonymousRead: true }) });
-    expect((await otherServer(req("POST", "/v2/team/app/blobs/uploads/", { headers: alice }))).status).toBe(401);
+    expect((await otherServer(req("GET", "/v2/", { headers: alice }))).status).toBe(401);
   });
 
   test("the token endpoint reads no more than a form: a large or endless body is a 413; the realm takes only a plain Host", async () => {
@@ -424,6 +437,13 @@ describe("access", () => {
       const ping = await handler(req("GET", "/v2/", { headers: { Host: host! } }));
       expect(ping.headers.get("www-authenticate")).toBe(`Bearer realm="http://${realm}/token",service="stevedore"`);
     }
+  });
+
+  test("concurrent password checks (taken in turns) each get their own answer", async () => {
+    const handler = createHandler({ store: memoryStore(), policy: htpasswdPolicy(users) });
+    const guesses = ["wonderland", "nope", "wonderland", "x", "wonderland", "also wrong"];
+    const statuses = await Promise.all(guesses.map(async (password) => (await handler(req("GET", "/v2/", { headers: basic("alice", password) }))).status));
+    expect(statuses).toEqual(guesses.map((p) => (p === "wonderland" ? 200 : 401)));
   });
 
   test("tokens expire", () => {
