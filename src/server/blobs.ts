@@ -3,7 +3,7 @@ import { ApiError } from "./errors.ts";
 import type { RequestContext } from "./context.ts";
 import { apiVersionHeader } from "./context.ts";
 import { etagOf, notModified, requestedRange } from "./conditional.ts";
-import { fileResponse } from "./file-body.ts";
+import { fileResponse } from "./known-body.ts";
 
 export function parseDigestParam(text: string | null): Digest {
   try {

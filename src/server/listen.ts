@@ -1,7 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { scanFile } from "../stream/file.ts";
-import { fileRangeOf } from "./file-body.ts";
+import { bytesOf, fileRangeOf } from "./known-body.ts";
 
 /**
  * Serves a fetch-style handler over node:http(s), which Bun implements natively. Not Bun.serve,
@@ -262,6 +262,13 @@ async function send(res: ServerResponse, response: Response, head: boolean, body
     headers[canonicalName(name)] = value;
   });
   const declared = headers["Content-Length"] === undefined ? undefined : Number(headers["Content-Length"]);
+  // bytes in memory go out as they are, before anything asks for the response's stream (asking makes one)
+  const bytes = bytesOf(response);
+  if (bytes && !bodiless(response.status)) {
+    if (declared !== undefined && declared !== bytes.byteLength) throw new Error(`a ${bytes.byteLength}-byte body declared ${declared}`);
+    res.writeHead(response.status, { ...headers, "Content-Length": String(bytes.byteLength) });
+    return end(head ? undefined : bytes);
+  }
   const file = fileRangeOf(response);
   // nothing to send, or (a HEAD) nothing to read when the length is declared
   if (!response.body || bodiless(response.status) || (head && declared !== undefined)) {
@@ -310,9 +317,17 @@ async function send(res: ServerResponse, response: Response, head: boolean, body
   }
 }
 
+/** Canonical forms of the header names seen, a handful: worked out once each, not per response. */
+const canonicalNames = new Map<string, string>();
+
 /** `docker-content-digest` → `Docker-Content-Digest`: header names as distribution (Go) writes them (Headers lowercases). */
 function canonicalName(name: string): string {
-  return name.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+  let canonical = canonicalNames.get(name);
+  if (canonical === undefined) {
+    canonical = name.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+    if (canonicalNames.size < 1000) canonicalNames.set(name, canonical);
+  }
+  return canonical;
 }
 
 /** Writes a chunk, waiting for the socket to drain when it is full; fails once the client has gone. */

@@ -4,6 +4,7 @@ import { type RawManifest, childDescriptors, maxManifestBytes, parseManifest, to
 import { MediaTypes, isManifestType, isNondistributableType } from "../core/media-type.ts";
 import { readBodyAtMost } from "./body.ts";
 import { etagOf, notModified } from "./conditional.ts";
+import { bytesResponse } from "./known-body.ts";
 import { type RequestContext, apiVersionHeader } from "./context.ts";
 import { ApiError } from "./errors.ts";
 import { isValidTag } from "../core/reference.ts";
@@ -31,7 +32,7 @@ export async function getManifest(ctx: RequestContext, name: string, reference: 
   const m = isDigest(reference) || isValidTag(reference) ? await ctx.options.store.repos.getManifest(name, reference) : null;
   if (!m) throw new ApiError("MANIFEST_UNKNOWN", `manifest ${reference} is unknown to ${name}`);
   const headers = manifestHeaders(m);
-  return notModified(ctx.request, headers.ETag!, headers) ?? new Response(ctx.request.method === "HEAD" ? null : m.bytes, { headers });
+  return notModified(ctx.request, headers.ETag!, headers) ?? (ctx.request.method === "HEAD" ? new Response(null, { headers }) : bytesResponse(m.bytes, { headers }));
 }
 
 /**

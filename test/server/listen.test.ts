@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { fileResponse } from "../../src/server/file-body.ts";
+import { bytesResponse, fileResponse } from "../../src/server/known-body.ts";
 import { type Listener, listen } from "../../src/server/listen.ts";
 import { rawExchange } from "../helpers/raw-http.ts";
 import { selfSignedCertificate } from "../helpers/registry.ts";
@@ -107,6 +107,8 @@ describe("listen", () => {
       if (path === "/accepted") return new Response(null, { status: 202 });
       if (path === "/nothing") return new Response(null, { status: 204 });
       if (path === "/throws") throw new Error("a bug");
+      if (path === "/bytes") return bytesResponse(new TextEncoder().encode("in memory"), { headers: { "Content-Length": "9" } });
+      if (path === "/bytes-misdeclared") return bytesResponse(new TextEncoder().encode("in memory"), { headers: { "Content-Length": "99" } });
       return new Response(
         new ReadableStream({
           start(controller) {
@@ -132,6 +134,14 @@ describe("listen", () => {
     expect(nothing).toStartWith("HTTP/1.1 204");
     expect(nothing.toLowerCase()).not.toContain("content-length");
     expect((await fetch(`${base}/throws`)).status).toBe(500);
+    // bytes in memory go out as they are, HEAD without them; a length that is not theirs gets no answer
+    const bytes = await rawExchange(`127.0.0.1:${listener.port}`, "GET /bytes HTTP/1.1\r\nHost: x\r\n\r\nHEAD /bytes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    const [get, headOfBytes] = bytes.split(/(?=HTTP\/1\.1 )/);
+    expect(get).toContain("\r\nContent-Length: 9\r\n");
+    expect(get).toEndWith("\r\n\r\nin memory");
+    expect(headOfBytes).toContain("\r\nContent-Length: 9\r\n");
+    expect(headOfBytes).toEndWith("\r\n\r\n");
+    expect(await rawExchange(`127.0.0.1:${listener.port}`, "GET /bytes-misdeclared HTTP/1.1\r\nHost: x\r\n\r\n")).toBe("");
   });
 
   test("a file body whose declared length is not its range's gets no answer, not a wrong one", async () => {
