@@ -33,7 +33,10 @@ export async function getBlob(ctx: RequestContext, name: string, digestText: str
   const init = range
     ? { status: 206, headers: { ...headers, "Content-Range": `bytes ${start}-${end - 1}/${size}`, "Content-Length": String(end - start) } }
     : { headers: { ...headers, "Content-Length": String(size) } };
-  return path ? fileResponse({ path, start, end }, init) : new Response(await blobs.get(digest, range), init);
+  if (path) return fileResponse({ path, start, end }, init);
+  const body = await blobs.get(digest, range);
+  if (!body) throw new ApiError("BLOB_UNKNOWN", `blob ${digest} is gone from the store`);
+  return new Response(body, init);
 }
 
 /** Unlinks a blob from the repository (its bytes go at the next gc). */

@@ -367,13 +367,15 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
         if ((await statBlob(d)) === null) return null;
         return readFileStream(blobPath(d), range);
       },
+      // looked at on disk every time (a stat per download): a blob removed behind the server's back
+      // (gc --force) is then a 404, not a 200 whose body cannot follow
       filePath(d) {
         const path = blobPath(d);
-        if (sizes.has(d)) return path;
         try {
           sizes.set(d, statSync(path).size);
           return path;
         } catch {
+          sizes.delete(d);
           return undefined;
         }
       },

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { digestOf } from "../../src/core/digest.ts";
 import { IntegrityError, UsageError } from "../../src/core/errors.ts";
 import { MediaTypes } from "../../src/core/media-type.ts";
+import { openPolicy } from "../../src/server/access.ts";
+import { createHandler } from "../../src/server/handler.ts";
 import { fsStore } from "../../src/store/fs.ts";
 import { type Store, UploadRangeError } from "../../src/store/types.ts";
 import { tmpDir } from "../helpers/tmp.ts";
@@ -83,6 +85,19 @@ describe("fs store", () => {
     rmSync(stored); // the store still remembers its size
     await store.blobs.put(blob.digest, streamOf(blob.bytes), blob.bytes.byteLength);
     expect(existsSync(stored)).toBe(true);
+  });
+
+  test("a blob removed from disk behind the server's back is a 404 to a GET, not a 200 whose body cannot follow", async () => {
+    const root = freshRoot();
+    const store = await fsStore(root, { fsync: false });
+    const handler = createHandler({ store, policy: openPolicy });
+    const blob = blobOf("gone", 3000);
+    expect((await handler(new Request(`http://x/v2/app/blobs/uploads/?digest=${blob.digest}`, { method: "POST", body: blob.bytes }))).status).toBe(201);
+    expect((await handler(new Request(`http://x/v2/app/blobs/${blob.digest}`))).status).toBe(200);
+    rmSync(join(root, "blobs/sha256", blob.digest.slice("sha256:".length))); // as gc --force beside a running server
+    const gone = await handler(new Request(`http://x/v2/app/blobs/${blob.digest}`));
+    expect(gone.status).toBe(404);
+    expect(((await gone.json()) as { errors: { code: string }[] }).errors[0]?.code).toBe("BLOB_UNKNOWN");
   });
 
   test("a new instance reads back tags, links, referrers and blobs from disk", async () => {
