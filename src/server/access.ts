@@ -44,6 +44,8 @@ export interface HtpasswdPolicyOptions {
   readonly authorize?: Authorize;
   /** The scheme clients reach the server by, for the token realm (default http; a proxy's X-Forwarded-Proto wins). */
   readonly scheme?: "http" | "https";
+  /** The token URL clients are sent to, when the request's Host and scheme do not say it (behind a proxy). */
+  readonly realm?: string;
 }
 
 /**
@@ -67,12 +69,16 @@ export function htpasswdPolicy(users: Htpasswd, options: HtpasswdPolicyOptions =
       ((principal, action) => principal.username !== undefined || (options.anonymousRead === true && (action === "pull" || action === "catalog"))),
     challenge(request, scope) {
       if (!tokens) return 'Basic realm="stevedore"';
-      const scheme = request.headers.get("x-forwarded-proto") === "https" ? "https" : (options.scheme ?? "http");
-      // the Host becomes a URL clients send credentials to: only a plain host[:port] is taken
-      const host = request.headers.get("host") ?? "";
-      const realm = `${scheme}://${/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host) ? host : "localhost"}${tokenPath}`;
-      return `Bearer realm="${realm}",service="stevedore"${scope ? `,scope="${scope}"` : ""}`;
+      return `Bearer realm="${options.realm ?? realmOf(request, options.scheme ?? "http")}",service="stevedore"${scope ? `,scope="${scope}"` : ""}`;
     },
     ...(tokens ? { token: (request: Request) => tokenResponse(request, tokens, basic) } : {}),
   };
+}
+
+/** The token URL on the host and scheme the request came by (a proxy's X-Forwarded-Proto: https wins over `scheme`). */
+function realmOf(request: Request, scheme: "http" | "https"): string {
+  const proto = request.headers.get("x-forwarded-proto") === "https" ? "https" : scheme;
+  // the Host becomes a URL clients send credentials to: only a plain host[:port] is taken
+  const host = request.headers.get("host") ?? "";
+  return `${proto}://${/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host) ? host : "localhost"}${tokenPath}`;
 }

@@ -24,6 +24,8 @@ export interface ServeOptions {
   readonly fsync?: boolean;
   readonly htpasswd?: string;
   readonly anonymousRead?: boolean;
+  /** With anonymousRead: the token URL clients are sent to (default <scheme>://<Host>/token), for a server behind a proxy. */
+  readonly tokenRealm?: string;
   readonly readOnly?: boolean;
   readonly allowDelete?: boolean;
   readonly tls?: { readonly cert: string; readonly key: string };
@@ -109,6 +111,8 @@ function expireUploads(store: Store, expiry: { readonly maxAgeMs: number; readon
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   // without users, "anyone may read" would silently be "anyone may do anything"
   if (options.anonymousRead && !options.htpasswd) throw new UsageError("--anonymous-read needs --htpasswd: without users everyone may push");
+  if (options.tokenRealm !== undefined && !options.anonymousRead) throw new UsageError("--token-realm goes with --anonymous-read, which issues tokens");
+  if (options.tokenRealm !== undefined && !/^https?:\/\/[^\s"]+$/.test(options.tokenRealm)) throw new UsageError(`--token-realm "${options.tokenRealm}": expected an http(s) URL`);
   const root = options.memory ? undefined : (options.root ?? defaultRoot());
   if (root) {
     // two servers on one root would each answer from caches the other's writes make stale
@@ -117,7 +121,7 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   }
   const own = root ? await fsStore(root, { fsync: options.fsync ?? true }) : memoryStore();
   const store = options.proxy ? pullThrough(own, options.proxy) : own;
-  const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), { ...options, scheme: options.tls ? "https" : "http" }) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
+  const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), { ...options, scheme: options.tls ? "https" : "http", ...(options.tokenRealm ? { realm: options.tokenRealm } : {}) }) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
   const log = options.onLog && accessLog(options.onLog);
   // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
   const handler = createHandler({ store, policy, readOnly: options.readOnly || options.proxy !== undefined, allowDelete: options.allowDelete && !options.proxy }, log?.onAnswer);

@@ -437,6 +437,11 @@ describe("access", () => {
       const ping = await handler(req("GET", "/v2/", { headers: { Host: host! } }));
       expect(ping.headers.get("www-authenticate")).toBe(`Bearer realm="http://${realm}/token",service="stevedore"`);
     }
+    // a proxy's X-Forwarded-Proto: https makes the realm https; a configured realm wins over both
+    const proxied = await handler(req("GET", "/v2/", { headers: { Host: "registry.example", "X-Forwarded-Proto": "https" } }));
+    expect(proxied.headers.get("www-authenticate")).toBe('Bearer realm="https://registry.example/token",service="stevedore"');
+    const configured = createHandler({ store: memoryStore(), policy: htpasswdPolicy(users, { anonymousRead: true, realm: "https://auth.example/token" }) });
+    expect((await configured(req("GET", "/v2/", { headers: { Host: "10.0.0.5:5000" } }))).headers.get("www-authenticate")).toBe('Bearer realm="https://auth.example/token",service="stevedore"');
   });
 
   test("concurrent password checks (taken in turns) each get their own answer", async () => {
