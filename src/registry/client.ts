@@ -41,6 +41,8 @@ export class RegistryClient {
   private challenge?: Challenge;
   private readonly tokens = new Map<string, Token>();
   private readonly retry: RetryPolicy;
+  /** Why the newest token is anonymous although credentials were given (its realm may not receive them). */
+  withheld?: string;
 
   constructor(
     readonly registry: string,
@@ -127,7 +129,9 @@ export class RegistryClient {
       if (response.status === 401) {
         await response.body?.cancel();
         const creds = await this.getCredentials();
-        throw new AuthError(`${this.registry}: ${creds ? "credentials refused" : "authentication required"} for ${this.repository}`);
+        // credentials the realm was not trusted with were never refused: say why they were not sent
+        const why = this.withheld ?? (creds ? "credentials refused" : "authentication required");
+        throw new AuthError(`${this.registry}: ${why} for ${this.repository}`);
       }
       if (isRetryableStatus(response.status) && replayable && attempt < this.retry.attempts) {
         await response.body?.cancel();
@@ -168,6 +172,7 @@ export class RegistryClient {
     if (!token || token.expiresAt < Date.now()) {
       token = await fetchToken(challenge, scopes, await this.baseUrl(), await this.getCredentials(), (u, init) => this.send(u, init as SendInit));
       this.tokens.set(key, token);
+      this.withheld = token.withheld;
     }
     return `Bearer ${token.value}`;
   }

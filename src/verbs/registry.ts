@@ -69,6 +69,8 @@ export async function verifyLogin(registry: string, credentials: Credentials, op
   const response = await client.request("GET", "/v2/", { scopes: [] });
   if (!response.ok) throw await registryErrorFrom(response, `login to ${registry}`);
   await response.body?.cancel();
+  // an anonymous token let /v2/ answer: the credentials were never checked, so they are not stored
+  if (client.withheld) throw new AuthError(`login to ${registry}: ${client.withheld}; nothing stored`);
 }
 
 /** docker's config.json, or the file given: where login writes and logout removes. */

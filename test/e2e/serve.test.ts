@@ -6,6 +6,7 @@ import { copy } from "../../src/verbs/copy.ts";
 import { requirePeer, run, stevedore } from "../helpers/cli.ts";
 import { randomImage, writeImage } from "../helpers/random-image.ts";
 import { readBack } from "../helpers/read-image.ts";
+import { freePort } from "../helpers/registry.ts";
 import { type RunningServe, startServe } from "../helpers/serve.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 import { version } from "../../src/core/version.ts";
@@ -82,6 +83,36 @@ for (const mode of ["open", "htpasswd", "anonymous-read"] as const) {
     }
   });
 }
+
+describe("stevedore's client and a token realm it may not send credentials to", () => {
+  const dir = tmpDir();
+
+  test("login says the credentials were not sent (and stores nothing), a push says why it was refused, an unreachable realm is named", async () => {
+    const file = join(dir, "htpasswd");
+    await Bun.write(file, Bun.spawnSync([htpasswd, "-Bbn", "alice", "wonderland"]).stdout);
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:x`), randomImage({ layers: 1, seed: 505 }));
+    const port = freePort();
+    // a realm on another host name than the one clients use (a proxy's or an alias): no credentials go there
+    const elsewhere = await startServe(["--memory", "--htpasswd", file, "--anonymous-read", "--token-realm", `http://localhost:${port}/token`], port);
+    const unreachable = await startServe(["--memory", "--htpasswd", file, "--anonymous-read", "--token-realm", "http://127.0.0.1:9/token"]);
+    try {
+      const authFile = join(dir, "auth.json");
+      const login = await stevedore(["login", "--authfile", authFile, "-u", "alice", "-p", "wrong", elsewhere.host]);
+      expect(login.exitCode).toBe(4);
+      expect(login.stderr).toContain(`credentials not sent to the token realm http://localhost:${port}/token, which is not on ${elsewhere.host}`);
+      expect(await Bun.file(authFile).exists()).toBe(false);
+      const push = await stevedore(["copy", "-q", "--dest-creds", "alice:wonderland", `oci:${join(dir, "src")}:x`, `docker://${elsewhere.host}/app:v1`]);
+      expect(push.exitCode).toBe(4);
+      expect(push.stderr).toContain("credentials not sent to the token realm");
+      const cut = await stevedore(["copy", "-q", "--dest-creds", "alice:wonderland", `oci:${join(dir, "src")}:x`, `docker://${unreachable.host}/app:v1`]);
+      expect(cut.exitCode).not.toBe(0);
+      expect(cut.stderr).toContain("cannot reach the token realm http://127.0.0.1:9/token");
+    } finally {
+      await elsewhere.stop();
+      await unreachable.stop();
+    }
+  });
+});
 
 describe("stevedore serve access log", () => {
   const dir = tmpDir();

@@ -10,8 +10,7 @@ export interface RunningServe {
 }
 
 /** The compiled `stevedore serve` on a free loopback port, waited for until /v2/ answers. */
-export async function startServe(args: readonly string[] = []): Promise<RunningServe> {
-  const port = freePort();
+export async function startServe(args: readonly string[] = [], port = freePort()): Promise<RunningServe> {
   const proc = Bun.spawn([binary, "serve", "--addr", `127.0.0.1:${port}`, ...args], { stdout: "pipe", stderr: "pipe" });
   const scheme = args.includes("--tls-cert") ? "https" : "http";
   for (let i = 0; ; i++) {
