@@ -18,7 +18,8 @@ const maxUploadResumes = 5;
 
 /**
  * Uploads a blob, verifying it against `desc` on the way: POST then one PUT for small blobs
- * (read whole, they are at most monolithicLimit), POST + PATCH + PUT for large ones, never
+ * (read whole, they are at most monolithicLimit; in PATCHes when the PUT is refused as too large
+ * or a chunk size smaller than the blob is set), POST + PATCH + PUT for large ones, never
  * buffered: one streamed PATCH, or chunks of `uploadChunkSize` (raised to the registry's
  * OCI-Chunk-Min-Length) when it is set. The registry only makes the blob visible on the final PUT,
  * sent after the last byte has passed our digest check. With `reopen` (a source that can read
@@ -28,10 +29,17 @@ const maxUploadResumes = 5;
 export async function uploadBlob(client: RegistryClient, desc: Descriptor, body: ReadableStream<Uint8Array>, reopen?: BlobReopener): Promise<void> {
   const where = `reading for ${uploadWhat(client, desc)}`;
   if (desc.size <= monolithicLimit) {
-    return withUploadSession(client, desc, async (session) => {
-      const bytes = new Uint8Array(await new Response(verifyStream(body, desc, where)).arrayBuffer());
-      await finish(client, session.location, desc, session.what, bytes);
-    });
+    const bytes = new Uint8Array(await new Response(verifyStream(body, desc, where)).arrayBuffer());
+    const chunked = client.uploadChunkSize !== undefined && client.uploadChunkSize < desc.size;
+    if (!chunked) {
+      try {
+        return await withUploadSession(client, desc, (session) => finish(client, session.location, desc, session.what, bytes));
+      } catch (err) {
+        // a proxy's body limit (nginx's is 1m by default): the same bytes again, in PATCHes it takes
+        if (!(err instanceof RegistryError && err.status === 413)) throw err;
+      }
+    }
+    return uploadRereadable(client, desc, { body: (start, end) => new Blob([bytes.subarray(start, end)]) }, async () => {});
   }
   const source = new UploadBody(byteReader(body), new BlobVerifier(desc, where), desc.size, reopen);
   const slice = (start: number, end: number) => source.slice(start, end);

@@ -97,6 +97,17 @@ for (const [name, start] of [
       expect((await readBack(`docker://${upstream.host}/refused/app:v1`)).digest).toBe(image.top.digest);
     });
 
+    test("a blob small enough for one PUT (6 MiB) but over the limit is pushed again in PATCHes, from a stream; --upload-chunk-size skips the PUT", async () => {
+      const small = randomImage({ layers: 1, size: 6 << 20, gzip: false, seed: 22 });
+      const archive = join(dir, `small-${name.replace(/\W+/g, "-")}.tar`);
+      await writeImage(parseImageRef(`oci-archive:${archive}:v1`), small);
+      for (const [repo, flags] of [["small-fallback", []], ["small-chunked", ["--upload-chunk-size", "2M"]]] as const) {
+        const result = await stevedore(["copy", "-q", ...flags, `oci-archive:${archive}:v1`, `docker://${proxy.host}/${repo}/app:v1`]);
+        expect([repo, result.stderr]).toEqual([repo, ""]);
+        expect((await readBack(`docker://${upstream.host}/${repo}/app:v1`)).digest).toBe(small.top.digest);
+      }
+    });
+
     test("a local layer whose bytes do not match its digest fails with exit 5, and no manifest is pushed", async () => {
       const corrupt = join(dir, `corrupt-${name.replace(/\W+/g, "-")}`);
       await writeImage(parseImageRef(`oci:${corrupt}:v1`), image);
