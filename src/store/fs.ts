@@ -54,6 +54,7 @@ interface UploadState {
   readonly repo: string;
   readonly startedAt: number;
   size: number;
+  updatedAt: number;
   /** The hash of bytes [0, size), fed as chunks land so finishing needs no second read; gone after a restart or a failed chunk. */
   hasher?: DigestHasher;
 }
@@ -339,7 +340,8 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
     const info = await readJson(join(uploadDir(id), "info.json"));
     const data = await stat(join(uploadDir(id), "data")).catch(() => undefined);
     if (typeof info?.repo !== "string" || typeof info.startedAt !== "number" || !data) return undefined;
-    const session: UploadState = { repo: info.repo, startedAt: info.startedAt, size: data.size };
+    // after a restart the data file's time says when the last chunk landed
+    const session: UploadState = { repo: info.repo, startedAt: info.startedAt, size: data.size, updatedAt: Math.max(info.startedAt, data.mtimeMs) };
     sessions.set(id, session);
     return session;
   }
@@ -348,7 +350,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
     if (!isUploadId(id)) return null;
     // from memory without queueing: a status request must not wait behind a chunk still streaming
     const session = sessions.get(id) ?? (await serially(id, () => loadSession(id)));
-    return session ? { id, repo: session.repo, size: session.size, startedAt: session.startedAt } : null;
+    return session ? { id, repo: session.repo, size: session.size, startedAt: session.startedAt, updatedAt: session.updatedAt } : null;
   }
 
   async function requireSession(id: string): Promise<UploadState> {
@@ -531,8 +533,8 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
           await rm(building, { recursive: true, force: true });
           throw err;
         }
-        sessions.set(id, { repo, startedAt, size: 0, hasher: new DigestHasher() });
-        return { id, repo, size: 0, startedAt };
+        sessions.set(id, { repo, startedAt, size: 0, updatedAt: startedAt, hasher: new DigestHasher() });
+        return { id, repo, size: 0, startedAt, updatedAt: startedAt };
       },
       get: getSession,
       async append(id, offset, body) {
@@ -559,6 +561,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
             }
             if (fsync) await handle.sync();
             session.size = offset + written;
+            session.updatedAt = Date.now();
             session.hasher = hasher;
             return session.size;
           } catch (err) {

@@ -146,7 +146,8 @@ export function memoryStore(): Store {
     uploads: {
       start: async (name) => {
         checkRepoName(name);
-        const session = { id: newUploadId(), repo: name, size: 0, startedAt: Date.now() };
+        const startedAt = Date.now();
+        const session = { id: newUploadId(), repo: name, size: 0, startedAt, updatedAt: startedAt };
         uploads.set(session.id, { session, chunks: [], hasher: new DigestHasher() });
         return session;
       },
@@ -160,7 +161,7 @@ export function memoryStore(): Store {
         if (offset !== u.session.size) throw new UploadRangeError(u.session.size);
         for (const chunk of chunks) u.hasher?.update(chunk);
         u.chunks.push(...chunks);
-        u.session = { ...u.session, size: u.session.size + sizeOf(chunks) };
+        u.session = { ...u.session, size: u.session.size + sizeOf(chunks), updatedAt: Date.now() };
         return u.session.size;
       },
       finish: async (id, digest) => {

@@ -75,6 +75,8 @@ export interface UploadSession {
   /** Bytes received so far. */
   readonly size: number;
   readonly startedAt: number;
+  /** When its last chunk landed (when it started, before the first): how long it has been idle. */
+  readonly updatedAt: number;
 }
 
 /** Blob upload sessions; a filesystem store keeps them across restarts. */

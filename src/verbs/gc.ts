@@ -6,7 +6,7 @@ import type { Store } from "../store/types.ts";
 export interface GcOptions {
   /** Report what would go, remove nothing. */
   readonly dryRun?: boolean;
-  /** Upload sessions older than this are stale (default 24 h). */
+  /** Upload sessions idle for longer than this are stale (default 24 h). */
   readonly uploadMaxAgeMs?: number;
   readonly now?: number;
 }

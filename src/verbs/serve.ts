@@ -35,7 +35,7 @@ export interface ServeOptions {
   readonly onLog?: (entry: ServeLogEntry) => void;
   /** A pull-through cache of this upstream registry: what clients pull is fetched and kept; pushes are refused. */
   readonly proxy?: Upstream;
-  /** Upload sessions started longer ago than this are cancelled (default 24 h), looked for this often (default hourly). */
+  /** Upload sessions idle for longer than this are cancelled (default 24 h), looked for this often (default hourly). */
   readonly uploadExpiry?: { readonly maxAgeMs: number; readonly everyMs: number };
 }
 

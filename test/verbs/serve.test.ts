@@ -8,17 +8,19 @@ import { tmpDir } from "../helpers/tmp.ts";
 const dir = tmpDir();
 
 for (const store of ["memory", "filesystem"] as const) {
-  test(`abandoned upload sessions are cancelled while the server runs, in ${store}; sessions in use are not`, async () => {
+  test(`upload sessions idle for too long are cancelled while the server runs, in ${store}; sessions in use are not`, async () => {
     const server = await serve({ addr: "127.0.0.1:0", ...(store === "memory" ? { memory: true } : { root: join(dir, "root") }), uploadExpiry: { maxAgeMs: 1000, everyMs: 50 } });
     try {
       const start = () => fetch(new URL("/v2/app/blobs/uploads/", server.url), { method: "POST" }).then((r) => new URL(r.headers.get("location")!, server.url));
-      const abandoned = await Promise.all([start(), start(), start()]);
+      const [active, ...abandoned] = await Promise.all([start(), start(), start(), start()]);
       await Bun.sleep(700);
       const recent = await start();
-      await Bun.sleep(600); // the first three are 1.3 s old, the last 0.6 s: half a second either side of the limit
+      // a chunk now: the session started 0.7 s ago is idle for none
+      expect((await fetch(active!, { method: "PATCH", body: "chunk" })).status).toBe(202);
+      await Bun.sleep(600); // the abandoned are 1.3 s idle, the others 0.6 s: half a second either side of the limit
       for (const session of abandoned) expect((await fetch(session)).status).toBe(404);
-      expect((await fetch(recent)).status).toBe(204);
-      expect(await Array.fromAsync(server.store.uploads.list())).toHaveLength(1);
+      for (const session of [recent, active!]) expect((await fetch(session)).status).toBe(204);
+      expect(await Array.fromAsync(server.store.uploads.list())).toHaveLength(2);
     } finally {
       await server.stop();
     }
