@@ -46,6 +46,8 @@ export interface HtpasswdPolicyOptions {
   readonly scheme?: "http" | "https";
   /** The token URL clients are sent to, when the request's Host and scheme do not say it (behind a proxy). */
   readonly realm?: string;
+  /** The key tokens are signed with (default: drawn now, so tokens end with the process). */
+  readonly tokenKey?: Uint8Array;
 }
 
 /**
@@ -55,7 +57,7 @@ export interface HtpasswdPolicyOptions {
  */
 export function htpasswdPolicy(users: Htpasswd, options: HtpasswdPolicyOptions = {}): AccessPolicy {
   const basic = basicAuthenticator(users);
-  const tokens = options.anonymousRead ? new TokenIssuer() : undefined;
+  const tokens = options.anonymousRead ? new TokenIssuer(options.tokenKey) : undefined;
   return {
     async authenticate(request) {
       const authorization = authorizationOf(request);

@@ -36,7 +36,8 @@ class TokenFormTooLarge extends Error {}
 export const tokenLifetime = 300;
 
 export class TokenIssuer {
-  private readonly key = randomBytes(32);
+  /** `key`: 32 bytes to sign with; a kept one lets tokens outlive a restart (serve keeps it under --root). */
+  constructor(private readonly key: Uint8Array = randomBytes(32)) {}
 
   issue(principal: Principal, now = Date.now()): string {
     const payload = Buffer.from(JSON.stringify({ u: principal.username ?? null, exp: Math.floor(now / 1000) + tokenLifetime })).toString("base64url");

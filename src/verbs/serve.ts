@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../core/errors.ts";
@@ -8,7 +10,7 @@ import { type SentAnswer, listen } from "../server/listen.ts";
 import { fsStore } from "../store/fs.ts";
 import { memoryStore } from "../store/memory.ts";
 import { markServing, servingProcess } from "../store/serving.ts";
-import { openForReading } from "../stream/file.ts";
+import { openForReading, temporaryPath } from "../stream/file.ts";
 import { raiseRssCeiling } from "../stream/gc-pacer.ts";
 import { staleUploads, uploadMaxAgeMs } from "../store/stale-uploads.ts";
 import type { Store } from "../store/types.ts";
@@ -107,6 +109,23 @@ function expireUploads(store: Store, expiry: { readonly maxAgeMs: number; readon
   };
 }
 
+/**
+ * The key serve signs tokens with, kept in the root so that tokens outlive a restart (clients
+ * hold theirs for minutes); made on first use, readable by its owner only.
+ */
+async function tokenKeyUnder(root: string): Promise<Uint8Array> {
+  const path = join(root, "token.key");
+  const kept = await readFile(path).catch(() => undefined);
+  if (kept?.byteLength === tokenKeyBytes) return kept;
+  const key = randomBytes(tokenKeyBytes);
+  const temp = temporaryPath(path);
+  await writeFile(temp, key, { mode: 0o600, flag: "wx" });
+  await rename(temp, path);
+  return key;
+}
+
+const tokenKeyBytes = 32;
+
 /** Starts the registry server (server/listen.ts). */
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
   // without users, "anyone may read" would silently be "anyone may do anything"
@@ -121,7 +140,12 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   }
   const own = root ? await fsStore(root, { fsync: options.fsync ?? true }) : memoryStore();
   const store = options.proxy ? pullThrough(own, options.proxy) : own;
-  const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), { ...options, scheme: options.tls ? "https" : "http", ...(options.tokenRealm ? { realm: options.tokenRealm } : {}) }) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
+  const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), {
+        ...options,
+        scheme: options.tls ? "https" : "http",
+        ...(options.tokenRealm ? { realm: options.tokenRealm } : {}),
+        ...(root && options.anonymousRead ? { tokenKey: await tokenKeyUnder(root) } : {}),
+      }) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
   const log = options.onLog && accessLog(options.onLog);
   // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
   const handler = createHandler({ store, policy, readOnly: options.readOnly || options.proxy !== undefined, allowDelete: options.allowDelete && !options.proxy }, log?.onAnswer);

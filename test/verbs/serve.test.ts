@@ -1,4 +1,5 @@
 import { expect, test } from "bun:test";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { serve } from "../../src/verbs/serve.ts";
 import { tmpDir } from "../helpers/tmp.ts";
@@ -26,3 +27,24 @@ for (const store of ["memory", "filesystem"] as const) {
     }
   });
 }
+
+test("tokens outlive a restart on the same root (the key is kept there, readable by its owner only); not across roots", async () => {
+  const root = join(dir, "tokens");
+  const file = join(dir, "htpasswd");
+  await Bun.write(file, `alice:${await Bun.password.hash("wonderland", { algorithm: "bcrypt", cost: 4 })}\n`);
+  const options = { addr: "127.0.0.1:0", htpasswd: file, anonymousRead: true };
+  const first = await serve({ ...options, root });
+  const token = await fetch(new URL("/token", first.url), { headers: { Authorization: `Basic ${btoa("alice:wonderland")}` } }).then(async (r) => ((await r.json()) as { token: string }).token);
+  await first.stop();
+  expect((statSync(join(root, "token.key")).mode & 0o777).toString(8)).toBe("600");
+  const push = (url: URL) => fetch(new URL("/v2/app/blobs/uploads/", url), { method: "POST", headers: { Authorization: `Bearer ${token}` } }).then((r) => r.status);
+  const second = await serve({ ...options, root });
+  const elsewhere = await serve({ ...options, root: join(dir, "other-root") });
+  try {
+    expect(await push(second.url)).toBe(202);
+    expect(await push(elsewhere.url)).toBe(401);
+  } finally {
+    await second.stop();
+    await elsewhere.stop();
+  }
+});
