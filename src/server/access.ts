@@ -48,6 +48,8 @@ export interface HtpasswdPolicyOptions {
   readonly realm?: string;
   /** The key tokens are signed with (default: drawn now, so tokens end with the process). */
   readonly tokenKey?: Uint8Array;
+  /** Told, once, when a request's Host could not name the token realm (a proxy that rewrites it). */
+  readonly onWarning?: (message: string) => void;
 }
 
 /**
@@ -58,6 +60,15 @@ export interface HtpasswdPolicyOptions {
 export function htpasswdPolicy(users: Htpasswd, options: HtpasswdPolicyOptions = {}): AccessPolicy {
   const basic = basicAuthenticator(users);
   const tokens = options.anonymousRead ? new TokenIssuer(options.tokenKey) : undefined;
+  let warned = false;
+  const realmOf = (request: Request): string => {
+    const realm = realmFromRequest(request, options.scheme ?? "http");
+    if (realm.fallback && !warned) {
+      warned = true;
+      options.onWarning?.(`a request's Host (${JSON.stringify(request.headers.get("host") ?? "")}) names no token URL: clients were sent to ${realm.url}; behind a proxy, pass the client's Host through or give --token-realm`);
+    }
+    return realm.url;
+  };
   return {
     async authenticate(request) {
       const authorization = authorizationOf(request);
@@ -71,16 +82,17 @@ export function htpasswdPolicy(users: Htpasswd, options: HtpasswdPolicyOptions =
       ((principal, action) => principal.username !== undefined || (options.anonymousRead === true && (action === "pull" || action === "catalog"))),
     challenge(request, scope) {
       if (!tokens) return 'Basic realm="stevedore"';
-      return `Bearer realm="${options.realm ?? realmOf(request, options.scheme ?? "http")}",service="stevedore"${scope ? `,scope="${scope}"` : ""}`;
+      return `Bearer realm="${options.realm ?? realmOf(request)}",service="stevedore"${scope ? `,scope="${scope}"` : ""}`;
     },
     ...(tokens ? { token: (request: Request) => tokenResponse(request, tokens, basic) } : {}),
   };
 }
 
 /** The token URL on the host and scheme the request came by (a proxy's X-Forwarded-Proto: https wins over `scheme`). */
-function realmOf(request: Request, scheme: "http" | "https"): string {
+function realmFromRequest(request: Request, scheme: "http" | "https"): { url: string; fallback: boolean } {
   const proto = request.headers.get("x-forwarded-proto") === "https" ? "https" : scheme;
   // the Host becomes a URL clients send credentials to: only a plain host[:port] is taken
   const host = request.headers.get("host") ?? "";
-  return `${proto}://${/^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host) ? host : "localhost"}${tokenPath}`;
+  const plain = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host);
+  return { url: `${proto}://${plain ? host : "localhost"}${tokenPath}`, fallback: !plain };
 }

@@ -33,6 +33,8 @@ export interface ServeOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   /** A custom policy, in place of the htpasswd one. */
   readonly authorize?: Authorize;
+  /** Told what the operator should fix (a proxy that hides the client's Host from the token realm). */
+  readonly onWarning?: (message: string) => void;
   /** An access log line per answer, once its body has gone out. */
   readonly onLog?: (entry: ServeLogEntry) => void;
   /** A pull-through cache of this upstream registry: what clients pull is fetched and kept; pushes are refused. */

@@ -440,6 +440,13 @@ describe("access", () => {
     // a proxy's X-Forwarded-Proto: https makes the realm https; a configured realm wins over both
     const proxied = await handler(req("GET", "/v2/", { headers: { Host: "registry.example", "X-Forwarded-Proto": "https" } }));
     expect(proxied.headers.get("www-authenticate")).toBe('Bearer realm="https://registry.example/token",service="stevedore"');
+    // a Host that names no token URL is told to the operator, once
+    const warnings: string[] = [];
+    const warning = createHandler({ store: memoryStore(), policy: htpasswdPolicy(users, { anonymousRead: true, onWarning: (m) => warnings.push(m) }) });
+    for (const host of ["registry.example", "registry_backend", "other_backend"]) await warning(req("GET", "/v2/", { headers: { Host: host } }));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('"registry_backend"');
+    expect(warnings[0]).toContain("--token-realm");
     const configured = createHandler({ store: memoryStore(), policy: htpasswdPolicy(users, { anonymousRead: true, realm: "https://auth.example/token" }) });
     expect((await configured(req("GET", "/v2/", { headers: { Host: "10.0.0.5:5000" } }))).headers.get("www-authenticate")).toBe('Bearer realm="https://auth.example/token",service="stevedore"');
   });

@@ -73,6 +73,7 @@ export default defineCommand({
       htpasswd: args.htpasswd,
       anonymousRead: args["anonymous-read"],
       tokenRealm: args["token-realm"],
+      onWarning: (message) => log.warn(message),
       readOnly: args["read-only"],
       allowDelete: args.delete,
       fsync: !args["no-fsync"],
