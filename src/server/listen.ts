@@ -22,6 +22,8 @@ export interface ListenOptions {
   readonly tls?: { readonly cert: string; readonly key: string };
   /** Told of every answer once its body has gone out (or the connection was cut): an access log's line. */
   readonly onSent?: (sent: SentAnswer) => void;
+  /** How long a connection may sit without a byte either way (default idleMs, 120 s). */
+  readonly idleMs?: number;
 }
 
 /** An answer as it went out. */
@@ -60,7 +62,7 @@ const smallBlock = 64 << 10;
 const bigBlockStreams = 32;
 let fileStreams = 0;
 
-/** A connection may sit this long without a byte either way, between requests or within one (uploads run as long as they move). */
+/** A connection may sit this long without a byte either way, between requests or within one (uploads run as long as they move; a handler working on a bodiless request is not the client idling). */
 const idleMs = 120_000;
 /** A request head must have arrived whole within this (a client trickling headers holds no connection for long). */
 const headersMs = 60_000;
@@ -75,15 +77,16 @@ export async function listen(handler: Handler, options: ListenOptions): Promise<
   let stopping = false;
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (stopping) res.shouldKeepAlive = false;
-    void respond(handler, req, res, options.onSent).finally(() => {
+    void respond(handler, req, res, idle, options.onSent).finally(() => {
       if (stopping) server.closeIdleConnections();
     });
   };
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createHttpServer(onRequest);
   server.requestTimeout = 0;
   server.headersTimeout = headersMs;
-  server.timeout = idleMs;
-  server.keepAliveTimeout = idleMs;
+  const idle = options.idleMs ?? idleMs;
+  server.timeout = idle;
+  server.keepAliveTimeout = idle;
   // a client that half-closes after its request (nc -N, some proxies) still gets the answer, then
   // the connection closes (a half-closed connection delimits no request, RFC 9112 §9.6); Bun's own
   // switch, off by default, without which an answer not ready at the FIN was lost (a tag deleted
@@ -110,7 +113,7 @@ export async function listen(handler: Handler, options: ListenOptions): Promise<
   };
 }
 
-async function respond(handler: Handler, req: IncomingMessage, res: ServerResponse, onSent?: (sent: SentAnswer) => void): Promise<void> {
+async function respond(handler: Handler, req: IncomingMessage, res: ServerResponse, idle: number, onSent?: (sent: SentAnswer) => void): Promise<void> {
   const started = performance.now();
   const remote = req.socket.remoteAddress ?? ""; // gone once the socket is destroyed
   const length = req.headers["content-length"];
@@ -124,10 +127,15 @@ async function respond(handler: Handler, req: IncomingMessage, res: ServerRespon
     response = new Response(null, { status: 400 }); // a request target no URL can hold
   }
   if (request) {
+    // a request without a body waits on the server alone (a pull-through cache fetching a layer
+    // from a slow upstream): no idle timeout cuts it; one with a body still times out a client that stalls
+    if (!hasBody) req.socket.setTimeout(0);
     try {
       response = await handler(request);
     } catch {
       response = new Response(null, { status: 500 }); // the handler answers its own errors: a throw is a bug in it
+    } finally {
+      if (!hasBody) req.socket.setTimeout(idle);
     }
   }
   // a body the handler did not read to its end (it refused the request): read and dropped before the answer ends

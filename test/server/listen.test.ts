@@ -64,6 +64,22 @@ describe("listen", () => {
     }
   });
 
+  test("a handler working longer than the idle timeout on a bodiless request still answers; a client stalling its body is cut", async () => {
+    const listener = await listen(
+      async (request) => {
+        if (request.body) await request.arrayBuffer();
+        else await Bun.sleep(800); // a pull-through cache fetching the layer
+        return new Response("late");
+      },
+      { hostname: "127.0.0.1", port: 0, idleMs: 300 },
+    );
+    listeners.push(listener);
+    expect(await (await fetch(`http://127.0.0.1:${listener.port}/slow`)).text()).toBe("late");
+    // a body that stops half-way: the client idles, and the connection goes at the timeout
+    const stalled = await rawExchange(`127.0.0.1:${listener.port}`, "PATCH /stall HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf");
+    expect(stalled).toBe("");
+  });
+
   test("a handler that gives up on a chunked body part-way still gets its answer out", async () => {
     const listener = await serve(async (request) => {
       const reader = request.body!.getReader();
