@@ -101,7 +101,12 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
   const refreshTag = async (repo: string, tag: string, cached: StoredManifest | null): Promise<StoredManifest | null> => {
     const current = await upstreamCall(upstream.registry, () => headManifest(client(repo), tag));
     // no answer to HEAD (or one without Docker-Content-Digest): a GET says which
-    if (!current) return fetchManifest(repo, tag, tag);
+    if (!current) {
+      const fetched = await fetchManifest(repo, tag, tag);
+      // gone upstream: gone here too, or it would come back whenever upstream is away
+      if (!fetched && cached) await local.repos.deleteTag(repo, tag);
+      return fetched;
+    }
     if (cached?.digest === current.digest) return cached;
     const known = await local.repos.getManifest(repo, current.digest);
     if (!known) return fetchManifest(repo, tag, tag);

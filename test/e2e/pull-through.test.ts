@@ -57,8 +57,20 @@ describe("serve --proxy", () => {
     expect((await stevedore(["inspect", ...creds, `docker://${upstream.host}/team/pushed:1`])).exitCode).toBe(3);
   });
 
+  test("a tag deleted upstream is gone from the cache too: it does not come back when upstream is away", async () => {
+    const doomed = randomImage({ seed: 1604 });
+    await writeImage(parseImageRef(`oci:${join(dir, "src")}:doomed`), doomed);
+    expect((await stevedore(["copy", "-q", ...creds, `oci:${join(dir, "src")}:doomed`, `docker://${upstream.host}/team/doomed:1`])).exitCode).toBe(0);
+    expect((await readBack(`docker://${cache.host}/team/doomed:1`)).digest).toBe(doomed.top.digest);
+    // distribution deletes a tag with its manifest, by digest
+    expect((await stevedore(["delete", ...creds, `docker://${upstream.host}/team/doomed@${doomed.top.digest}`])).exitCode).toBe(0);
+    expect((await stevedore(["inspect", `docker://${cache.host}/team/doomed:1`])).exitCode).toBe(3);
+  });
+
   test("with upstream gone, what was pulled is still served, by tag and by digest", async () => {
     upstream.stop();
+    // the deleted tag is not served from the cache (upstream cannot be asked: a 502, not the old manifest)
+    expect((await fetch(`http://${cache.host}/v2/team/doomed/manifests/1`)).status).toBe(502);
     expect((await readBack(`docker://${cache.host}/team/app:1.0`)).children).toEqual(app.images.map((m) => m.digest));
     expect((await readBack(`docker://${cache.host}/team/tool@${tool2.top.digest}`)).digest).toBe(tool2.top.digest);
     expect((await stevedore(["inspect", `docker://${cache.host}/team/never-pulled:1`])).exitCode).not.toBe(0);
