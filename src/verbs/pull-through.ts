@@ -3,7 +3,8 @@
  * from its own content and fetches what it lacks from an upstream registry, keeping it. Manifests
  * by digest and blobs are immutable, so once cached they are served without asking upstream; a tag
  * is looked up upstream on every request (HEAD, then GET only when its digest is new) and falls
- * back to the cached tag when upstream cannot be reached. Blobs are fetched whole into the store
+ * back to the cached tag when upstream cannot be reached; referrers are listed as upstream has them
+ * (its API or its fallback tag), the cache's own only when upstream is away. Blobs are fetched whole into the store
  * (verified against their digest as they stream) before they are served; requests for one blob,
  * from any repository, share one download.
  */
@@ -14,6 +15,7 @@ import { getBlob, headBlob } from "../registry/blobs.ts";
 import { RegistryClient, type RegistryOptions } from "../registry/client.ts";
 import { RegistryError } from "../registry/errors.ts";
 import { listTags } from "../registry/listing.ts";
+import { listReferrers } from "../registry/referrers.ts";
 import { getManifest, headManifest } from "../registry/manifests.ts";
 import type { Store, StoredManifest } from "../store/types.ts";
 
@@ -136,6 +138,16 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
       async blobSize(repo, digest) {
         if (await local.repos.hasBlobLink(repo, digest)) return local.blobs.stat(digest);
         return upstreamBlobSize(repo, parseDigest(digest));
+      },
+      // upstream knows every signature and SBOM, the cache only those pulled through it
+      async referrers(repo, subject) {
+        try {
+          return await upstreamCall(upstream.registry, () => listReferrers(client(repo), subject));
+        } catch (err) {
+          if (isUnreachable(err)) return local.repos.referrers(repo, subject);
+          if (err instanceof NotFoundError) return [];
+          throw err;
+        }
       },
       async listTags(repo) {
         try {

@@ -57,6 +57,16 @@ describe("serve --proxy", () => {
     expect((await stevedore(["inspect", ...creds, `docker://${upstream.host}/team/pushed:1`])).exitCode).toBe(3);
   });
 
+  test("referrers are listed as upstream has them, before any was pulled through the cache", async () => {
+    const sbom = join(dir, "sbom.spdx.json");
+    await Bun.write(sbom, '{"spdxVersion":"SPDX-2.3"}');
+    expect((await stevedore(["attach", "-q", ...creds, "--artifact-type", "application/spdx+json", `docker://${upstream.host}/team/app:1.0`, sbom])).exitCode).toBe(0);
+    const listed = await stevedore(["referrers", "--artifact-type", "application/spdx+json", `docker://${cache.host}/team/app:1.0`]);
+    expect(listed.exitCode).toBe(0);
+    expect(listed.stdout.trim().split("\n")).toHaveLength(1);
+    expect(listed.stdout).toContain("application/spdx+json");
+  });
+
   test("a tag deleted upstream is gone from the cache too: it does not come back when upstream is away", async () => {
     const doomed = randomImage({ seed: 1604 });
     await writeImage(parseImageRef(`oci:${join(dir, "src")}:doomed`), doomed);
