@@ -162,8 +162,12 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
   };
 }
 
-/** A connection that failed, an upstream 5xx or 429 (a rate limit): serve what the cache has. */
+/**
+ * A connection that failed, an upstream 5xx or 429 (a rate limit), or upstream refusing the
+ * cache's credentials (rotated, expired): serve what the cache has, as distribution's proxy does;
+ * what it has was fetched while they worked.
+ */
 function isUnreachable(err: unknown): boolean {
   const cause = err instanceof UpstreamError ? err.cause : err;
-  return cause instanceof RegistryError && (cause.status === 0 || cause.status === 429 || cause.status >= 500);
+  return cause instanceof AuthError || (cause instanceof RegistryError && (cause.status === 0 || cause.status === 429 || cause.status >= 500));
 }

@@ -67,6 +67,21 @@ describe("serve --proxy", () => {
     expect(listed.stdout).toContain("application/spdx+json");
   });
 
+  test("when upstream starts refusing the cache's credentials, what it cached is still served; what it did not is a 502", async () => {
+    const root = join(dir, "cache-rotated");
+    const first = await startServe(["--root", root, "--proxy", upstream.host, "--proxy-creds", "alice:wonderland"]);
+    expect((await readBack(`docker://${first.host}/team/app:1.0`)).children).toEqual(app.images.map((m) => m.digest));
+    await first.stop();
+    const rotated = await startServe(["--root", root, "--proxy", upstream.host, "--proxy-creds", "alice:rotated"]);
+    try {
+      expect((await readBack(`docker://${rotated.host}/team/app:1.0`)).children).toEqual(app.images.map((m) => m.digest));
+      expect((await stevedore(["tags", `docker://${rotated.host}/team/app`])).stdout).toBe("1.0\n");
+      expect((await fetch(`http://${rotated.host}/v2/team/tool/manifests/1`)).status).toBe(502);
+    } finally {
+      await rotated.stop();
+    }
+  });
+
   test("a tag deleted upstream is gone from the cache too: it does not come back when upstream is away", async () => {
     const doomed = randomImage({ seed: 1604 });
     await writeImage(parseImageRef(`oci:${join(dir, "src")}:doomed`), doomed);
