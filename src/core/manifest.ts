@@ -17,6 +17,8 @@ export interface RawManifest {
 export interface ImageManifest {
   readonly kind: "manifest";
   readonly mediaType: MediaType;
+  /** Whether the document names its own mediaType (Docker's formats require it, OCI's do not). */
+  readonly namesMediaType: boolean;
   readonly config: Descriptor;
   readonly layers: readonly Descriptor[];
   readonly subject?: Descriptor;
@@ -27,6 +29,8 @@ export interface ImageManifest {
 export interface ImageIndex {
   readonly kind: "index";
   readonly mediaType: MediaType;
+  /** Whether the document names its own mediaType (Docker's formats require it, OCI's do not). */
+  readonly namesMediaType: boolean;
   readonly manifests: readonly Descriptor[];
   readonly subject?: Descriptor;
   readonly artifactType?: string;
@@ -101,6 +105,7 @@ export function parseManifest(raw: RawManifest, where = `manifest ${shortDigest(
   if (json.schemaVersion !== 2) throw new IntegrityError(`${where}: schemaVersion must be 2`);
   const common = {
     mediaType: raw.mediaType,
+    namesMediaType: typeof json.mediaType === "string",
     subject: optionalDescriptor(json.subject, `${where} subject`),
     artifactType: typeof json.artifactType === "string" ? json.artifactType : undefined,
     annotations: parseAnnotations(json.annotations, where),

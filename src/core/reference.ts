@@ -102,14 +102,20 @@ export function familiarReference(ref: Reference): string {
   return `${familiarName(ref)}${ref.tag ? `:${ref.tag}` : ""}${ref.digest ? `@${ref.digest}` : ""}`;
 }
 
+/** A `host[:port]` on this machine's loopback (localhost, 127.x.y.z, [::1]). */
+export const isLoopbackHost = (host: string): boolean => /^(localhost|127(\.\d+){3}|\[::1\])(:\d+)?$/.test(host);
+
 /** The host that answers the registry API for a registry name. */
 export function registryApiHost(registry: string): string {
   return registry === defaultRegistry ? "registry-1.docker.io" : registry;
 }
 
+/** Whether `text` is a bare repository path as the distribution spec allows it in URLs (`team/app`). */
+export const isValidRepositoryName = (text: string): boolean => text.length <= nameTotalLengthMax && repositoryPattern.test(text);
+
 /** A bare repository path as the distribution spec allows it in URLs (`team/app`). */
 export function parseRepositoryName(text: string): string {
-  if (text.length > nameTotalLengthMax || !repositoryPattern.test(text)) {
+  if (!isValidRepositoryName(text)) {
     throw new UsageError(`invalid repository name "${text}"`);
   }
   return text;

@@ -1,8 +1,8 @@
 import { getDomain } from "tldts";
-import { AuthError, StevedoreError } from "../core/errors.ts";
+import { AuthError } from "../core/errors.ts";
 import type { Challenge } from "./challenge.ts";
 import type { Credentials } from "./credentials.ts";
-import { RegistryError, registryErrorFrom } from "./errors.ts";
+import { registryErrorFrom } from "./errors.ts";
 
 export interface Token {
   readonly value: string;
@@ -50,24 +50,19 @@ export async function fetchToken(
   const trusted = credentials && realmMayReceiveCredentials(registryUrl, realm);
   const realmName = `${realm.origin}${realm.pathname}`;
   const withheld = credentials && !trusted ? `credentials not sent to the token realm ${realmName}, which is not on ${registryUrl.host} over ${registryUrl.protocol.slice(0, -1)}` : undefined;
-  // a realm that cannot be reached is named: the registry's own address worked
-  const exchange = (url: URL, init: RequestInit) =>
-    fetchImpl(url, init).catch((err: unknown) => {
-      throw err instanceof StevedoreError ? err : new RegistryError(`${registryUrl.host}: cannot reach the token realm ${realmName} its challenge names (${(err as Error).message})`, 0, undefined, { cause: err });
-    });
   let response: Response;
   if (trusted && "identityToken" in credentials) {
     const form = new URLSearchParams({ grant_type: "refresh_token", refresh_token: credentials.identityToken, client_id: "stevedore" });
     if (service) form.set("service", service);
     if (allScopes.length) form.set("scope", allScopes.join(" "));
-    response = await exchange(realm, { method: "POST", body: form, headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+    response = await fetchImpl(realm, { method: "POST", body: form, headers: { "Content-Type": "application/x-www-form-urlencoded" } });
   } else {
     const url = new URL(realm);
     if (service) url.searchParams.set("service", service);
     for (const scope of allScopes) url.searchParams.append("scope", scope);
     const headers: Record<string, string> = {};
     if (trusted) headers.Authorization = basicHeader(credentials);
-    response = await exchange(url, { headers });
+    response = await fetchImpl(url, { headers });
   }
   if (response.status === 401 || response.status === 403) {
     await response.body?.cancel();

@@ -1,7 +1,7 @@
 import { AuthError, StevedoreError } from "../core/errors.ts";
-import { registryApiHost } from "../core/reference.ts";
+import { isLoopbackHost, registryApiHost } from "../core/reference.ts";
 import { userAgent } from "../core/version.ts";
-import { noteAllocated } from "../stream/gc-pacer.ts";
+import { readAtMost } from "../stream/read-at-most.ts";
 import { type Token, basicHeader, fetchToken } from "./auth.ts";
 import { type Challenge, parseChallenges } from "./challenge.ts";
 import { type CredentialSources, type Credentials, findCredentials } from "./credentials.ts";
@@ -32,7 +32,6 @@ export interface RequestOptions {
 const maxRedirects = 5;
 
 type SendInit = { method?: string; headers?: Record<string, string>; body?: RequestInit["body"] };
-const isLoopback = (host: string) => /^(localhost|127(\.\d+){3}|\[::1\])(:\d+)?$/.test(host);
 
 /** Registry API calls for one repository: scheme, authentication, retries and redirects handled here. */
 export class RegistryClient {
@@ -41,8 +40,7 @@ export class RegistryClient {
   private challenge?: Challenge;
   private readonly tokens = new Map<string, Token>();
   private readonly retry: RetryPolicy;
-  /** Why the newest token is anonymous although credentials were given (its realm may not receive them). */
-  withheld?: string;
+  private withheldBy?: string;
 
   constructor(
     readonly registry: string,
@@ -50,6 +48,11 @@ export class RegistryClient {
     private readonly options: RegistryOptions = {},
   ) {
     this.retry = options.retry ?? defaultRetryPolicy;
+  }
+
+  /** Why the newest token is anonymous although credentials were given (its realm may not receive them), since the last challenge. */
+  get withheld(): string | undefined {
+    return this.withheldBy;
   }
 
   get uploadChunkSize(): number | undefined {
@@ -69,7 +72,7 @@ export class RegistryClient {
    * TLS without verification, or plain http when the port does not speak TLS.
    */
   private get insecure(): boolean {
-    return this.options.tlsVerify === false || (this.options.tlsVerify === undefined && isLoopback(registryApiHost(this.registry)));
+    return this.options.tlsVerify === false || (this.options.tlsVerify === undefined && isLoopbackHost(registryApiHost(this.registry)));
   }
 
   /** `https://registry-1.docker.io`; for an insecure registry, probed once for whether it speaks TLS. */
@@ -82,7 +85,7 @@ export class RegistryClient {
     const https = new URL(`https://${registryApiHost(this.registry)}`);
     if (!this.insecure) return https;
     try {
-      const probe = await fetch(new URL("/v2/", https), { headers: { "User-Agent": userAgent }, redirect: "manual", signal: this.options.signal, ...this.tlsOptions() } as RequestInit);
+      const probe = await this.rawFetch(new URL("/v2/", https), {});
       await probe.body?.cancel();
       return https;
     } catch {
@@ -130,7 +133,7 @@ export class RegistryClient {
         await response.body?.cancel();
         const creds = await this.getCredentials();
         // credentials the realm was not trusted with were never refused: say why they were not sent
-        const why = this.withheld ?? (creds ? "credentials refused" : "authentication required");
+        const why = this.withheldBy ?? (creds ? "credentials refused" : "authentication required");
         throw new AuthError(`${this.registry}: ${why} for ${this.repository}`);
       }
       if (isRetryableStatus(response.status) && replayable && attempt < this.retry.attempts) {
@@ -149,9 +152,15 @@ export class RegistryClient {
     return response;
   }
 
-  private connectionError(err: unknown, url: URL): unknown {
+  /** One fetch as every request of ours goes: our User-Agent, redirects by hand, the caller's signal, our TLS settings. */
+  private rawFetch(url: URL, init: RequestInit & { headers?: Record<string, string> }): Promise<Response> {
+    return fetch(url, { ...init, headers: { "User-Agent": userAgent, ...init.headers }, redirect: "manual", signal: this.options.signal, ...this.tlsOptions() } as RequestInit);
+  }
+
+  /** A failed connection as a RegistryError saying where (`what`, by default the host; "cannot connect"); an abort stays an abort. */
+  private connectionError(err: unknown, url: URL, what = `${url.host}: cannot connect`): unknown {
     if (err instanceof StevedoreError || this.options.signal?.aborted) return err;
-    return new RegistryError(`${url.host}: cannot connect (${(err as Error).message})`, 0, undefined, { cause: err });
+    return new RegistryError(`${what} (${(err as Error).message})`, 0, undefined, { cause: err });
   }
 
   private getCredentials(): Promise<Credentials | undefined> {
@@ -170,9 +179,15 @@ export class RegistryClient {
     const key = [...scopes].sort().join(" ");
     let token = this.tokens.get(key);
     if (!token || token.expiresAt < Date.now()) {
-      token = await fetchToken(challenge, scopes, await this.baseUrl(), await this.getCredentials(), (u, init) => this.send(u, init as SendInit));
+      const base = await this.baseUrl();
+      // a realm that cannot be reached is named: the registry's own address worked
+      const exchange = (u: URL, init: RequestInit) =>
+        this.send(u, init as SendInit).catch((err: unknown) => {
+          throw this.connectionError(err, u, `${base.host}: cannot reach the token realm ${u.origin}${u.pathname} its challenge names`);
+        });
+      token = await fetchToken(challenge, scopes, base, await this.getCredentials(), exchange);
       this.tokens.set(key, token);
-      this.withheld = token.withheld;
+      this.withheldBy = token.withheld;
     }
     return `Bearer ${token.value}`;
   }
@@ -186,6 +201,7 @@ export class RegistryClient {
       throw new AuthError(`${this.registry}: authentication required for ${this.repository} (no credentials found; use --creds or stevedore login)`);
     }
     this.challenge = challenge;
+    this.withheldBy = undefined;
     this.tokens.delete([...scopes].sort().join(" "));
   }
 
@@ -195,12 +211,12 @@ export class RegistryClient {
    */
   private async send(url: URL, init: SendInit): Promise<Response> {
     let current = url;
-    let headers: Record<string, string> = { "User-Agent": userAgent, ...init.headers };
+    let headers: Record<string, string> = { ...init.headers };
     let method = init.method ?? "GET";
     let body = init.body;
     const origin = (await this.baseUrl()).origin;
     for (let hop = 0; ; hop++) {
-      const response = await fetch(current, { ...init, method, headers, body, redirect: "manual", signal: this.options.signal, ...this.tlsOptions() } as RequestInit);
+      const response = await this.rawFetch(current, { ...init, method, headers, body });
       const location = response.headers.get("location");
       if (![301, 302, 303, 307, 308].includes(response.status) || !location) return response;
       await response.body?.cancel();
@@ -233,18 +249,8 @@ export class RegistryClient {
 
 /** Reads a response body whole, refusing one over `max` bytes before and while reading. */
 export async function readCapped(response: Response, max: number, what: string): Promise<Uint8Array> {
+  const bytes = await readAtMost(response, max);
+  if (bytes) return bytes;
   const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-  if (declared > max) {
-    await response.body?.cancel();
-    throw new RegistryError(`${what}: ${declared} bytes, over the ${max}-byte limit`, response.status);
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of response.body ?? []) {
-    total += chunk.byteLength;
-    if (total > max) throw new RegistryError(`${what}: over the ${max}-byte limit`, response.status);
-    chunks.push(chunk);
-  }
-  noteAllocated(total);
-  return Buffer.concat(chunks);
+  throw new RegistryError(`${what}: ${declared > max ? `${declared} bytes, ` : ""}over the ${max}-byte limit`, response.status);
 }

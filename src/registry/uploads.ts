@@ -3,7 +3,7 @@ import { shortDigest } from "../core/digest.ts";
 import { IntegrityError } from "../core/errors.ts";
 import { type BlobReopener, byteReader } from "../stream/byte-reader.ts";
 import { scanFile } from "../stream/file.ts";
-import { BlobVerifier, verifyStream } from "../stream/verify.ts";
+import { BlobVerifier, readVerified } from "../stream/verify.ts";
 import type { RegistryClient } from "./client.ts";
 import { RegistryError, registryErrorFrom } from "./errors.ts";
 import { isRetryableStatus } from "./retry.ts";
@@ -29,17 +29,17 @@ const maxUploadResumes = 5;
 export async function uploadBlob(client: RegistryClient, desc: Descriptor, body: ReadableStream<Uint8Array>, reopen?: BlobReopener): Promise<void> {
   const where = `reading for ${uploadWhat(client, desc)}`;
   if (desc.size <= monolithicLimit) {
-    const bytes = new Uint8Array(await new Response(verifyStream(body, desc, where)).arrayBuffer());
-    const chunked = client.uploadChunkSize !== undefined && client.uploadChunkSize < desc.size;
-    if (!chunked) {
-      try {
-        return await withUploadSession(client, desc, (session) => finish(client, session.location, desc, session.what, bytes));
-      } catch (err) {
-        // a proxy's body limit (nginx's is 1m by default): the same bytes again, in PATCHes it takes
-        if (!(err instanceof RegistryError && err.status === 413)) throw err;
-      }
+    const bytes = await readVerified(body, desc, where);
+    const inMemory = { body: (start: number, end: number) => new Blob([bytes.subarray(start, end)]) };
+    // a chunk size set smaller than the blob: PATCHes of it, as for a large blob
+    if (client.uploadChunkSize !== undefined && client.uploadChunkSize < desc.size) return uploadRereadable(client, desc, inMemory, async () => {});
+    try {
+      return await withUploadSession(client, desc, (session) => finish(client, session.location, desc, session.what, bytes));
+    } catch (err) {
+      // a proxy's body limit (nginx's is 1m by default) refused it whole: the same bytes again, in the smaller chunks the ladder takes
+      if (!(err instanceof RegistryError && err.status === 413)) throw err;
+      return uploadRereadable(client, desc, inMemory, async () => {}, 0);
     }
-    return uploadRereadable(client, desc, { body: (start, end) => new Blob([bytes.subarray(start, end)]) }, async () => {});
   }
   const source = new UploadBody(byteReader(body), new BlobVerifier(desc, where), desc.size, reopen);
   const slice = (start: number, end: number) => source.slice(start, end);
@@ -72,10 +72,10 @@ export async function uploadBlobFile(client: RegistryClient, desc: Descriptor, p
  * dropped starts again in a new one, and a registry that refuses one large PATCH (413, a proxy's
  * body limit) gets the bytes again in chunks.
  */
-async function uploadRereadable(client: RegistryClient, desc: Descriptor, bytes: Pick<PatchPlan, "body" | "failure" | "complete">, verified: () => Promise<void>): Promise<void> {
+async function uploadRereadable(client: RegistryClient, desc: Descriptor, bytes: Pick<PatchPlan, "body" | "failure" | "complete">, verified: () => Promise<void>, firstFallback = -1): Promise<void> {
   const fallbacks = fallbackChunkSizes.filter((size) => size < desc.size);
-  // fallback -1: the configured chunk size, or one PATCH
-  for (let fallback = -1, restarts = 0; ; ) {
+  // fallback -1: the configured chunk size, or one PATCH; a body already refused whole starts at 0
+  for (let fallback = firstFallback, restarts = 0; ; ) {
     const wanted = fallback < 0 ? client.uploadChunkSize : fallbacks[fallback];
     try {
       await withUploadSession(client, desc, (session) => patchAndFinish(client, session, desc, { ...bytes, chunkSize: session.chunkSize(wanted), resumable: true }, verified));

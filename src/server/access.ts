@@ -1,5 +1,5 @@
 import type { Htpasswd } from "./htpasswd.ts";
-import { type TokenAnswer, TokenIssuer, authorizationOf, tokenPath, tokenResponse } from "./token.ts";
+import { type TokenAnswer, TokenIssuer, authorizationOf, basicChallenge, tokenPath, tokenResponse } from "./token.ts";
 
 export type Action = "pull" | "push" | "delete" | "catalog";
 
@@ -81,7 +81,7 @@ export function htpasswdPolicy(users: Htpasswd, options: HtpasswdPolicyOptions =
       options.authorize ??
       ((principal, action) => principal.username !== undefined || (options.anonymousRead === true && (action === "pull" || action === "catalog"))),
     challenge(request, scope) {
-      if (!tokens) return 'Basic realm="stevedore"';
+      if (!tokens) return basicChallenge;
       return `Bearer realm="${options.realm ?? realmOf(request)}",service="stevedore"${scope ? `,scope="${scope}"` : ""}`;
     },
     ...(tokens ? { token: (request: Request) => tokenResponse(request, tokens, basic) } : {}),

@@ -13,7 +13,7 @@ export function parseDigestParam(text: string | null): Digest {
   }
 }
 
-/** GET/HEAD a blob the repository links: files go out as file bodies (file-body.ts), ranges answer 206, a current copy 304. */
+/** GET/HEAD a blob the repository links: files go out as file bodies (known-body.ts), ranges answer 206, a current copy 304. */
 export async function getBlob(ctx: RequestContext, name: string, digestText: string): Promise<Response> {
   await ctx.require("pull", name);
   const digest = parseDigestParam(digestText);
@@ -28,14 +28,19 @@ export async function getBlob(ctx: RequestContext, name: string, digestText: str
   if (unchanged) return unchanged;
   if (head) return new Response(null, { headers: { ...headers, "Content-Length": String(size) } });
   const range = requestedRange(ctx.request, etag, size);
-  const path = blobs.filePath?.(digest);
   const { start, end } = range ?? { start: 0, end: size };
   const init = range
     ? { status: 206, headers: { ...headers, "Content-Range": `bytes ${start}-${end - 1}/${size}`, "Content-Length": String(end - start) } }
     : { headers: { ...headers, "Content-Length": String(size) } };
-  if (path) return fileResponse({ path, start, end }, init);
+  const gone = () => new ApiError("BLOB_UNKNOWN", `blob ${digest} is gone from the store`);
+  if (blobs.filePath) {
+    // a store of files looks on disk: a blob removed behind the server's back (gc --force) is gone
+    const path = blobs.filePath(digest);
+    if (!path) throw gone();
+    return fileResponse({ path, start, end }, init);
+  }
   const body = await blobs.get(digest, range);
-  if (!body) throw new ApiError("BLOB_UNKNOWN", `blob ${digest} is gone from the store`);
+  if (!body) throw gone();
   return new Response(body, init);
 }
 

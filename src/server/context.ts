@@ -1,7 +1,5 @@
-import { parseRepositoryName } from "../core/reference.ts";
 import type { Store } from "../store/types.ts";
 import type { AccessPolicy, Action, Principal } from "./access.ts";
-import { ApiError } from "./errors.ts";
 
 export interface HandlerOptions {
   readonly store: Store;
@@ -20,15 +18,6 @@ export interface RequestContext {
   readonly principal: Principal;
   /** Throws the right 401/403 unless the caller may do `action` on `repo`. */
   require(action: Action, repo?: string): Promise<void>;
-}
-
-/** A repository name from a path or a query (`?from=`), as the spec's grammar allows it; else NAME_INVALID. */
-export function checkName(name: string): string {
-  try {
-    return parseRepositoryName(name);
-  } catch {
-    throw new ApiError("NAME_INVALID", `invalid repository name "${name}"`);
-  }
 }
 
 export const apiVersionHeader = { "Docker-Distribution-API-Version": "registry/2.0" } as const;

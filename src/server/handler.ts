@@ -1,7 +1,8 @@
 import { IntegrityError, StevedoreError, UpstreamError } from "../core/errors.ts";
 import type { Action } from "./access.ts";
 import { deleteBlob, getBlob } from "./blobs.ts";
-import { type HandlerOptions, type RequestContext, apiVersionHeader, checkName } from "./context.ts";
+import { isValidRepositoryName } from "../core/reference.ts";
+import { type HandlerOptions, type RequestContext, apiVersionHeader } from "./context.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { catalog, listTags, referrers } from "./listing.ts";
 import { deleteManifest, getManifest, putManifest } from "./manifests.ts";
@@ -53,6 +54,8 @@ export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLog
       if (!route) throw new ApiError("UNSUPPORTED", "no such endpoint", 404);
       if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: { ...apiVersionHeader, Allow: allowedMethods(route, options).join(", ") } });
       if (!routeAnswers(route, request.method)) throw new ApiError("UNSUPPORTED", `${request.method} is not a method of ${url.pathname}`, 405);
+      // where tokens are issued, /v2/ tells a caller without one to fetch one (it may then pull anonymously or push with credentials)
+      if (route.kind === "base" && options.policy.token && !request.headers.has("authorization")) throw new ApiError("UNAUTHORIZED", "authentication required", 401, challenge());
       const principal = await options.policy.authenticate(request);
       if (!principal) throw new ApiError("UNAUTHORIZED", "invalid credentials", 401, challenge());
       user = principal.username;
@@ -104,17 +107,13 @@ async function dispatch(ctx: RequestContext, route: Route, method: string): Prom
   const read = method === "GET" || method === "HEAD";
   switch (route.kind) {
     case "base":
-      // where tokens are issued, /v2/ tells a caller without one to fetch one (it may then pull anonymously or push with credentials)
-      if (ctx.options.policy.token && !ctx.request.headers.has("authorization")) {
-        const challenge = ctx.options.policy.challenge?.(ctx.request);
-        throw new ApiError("UNAUTHORIZED", "authentication required", 401, challenge ? { "WWW-Authenticate": challenge } : undefined);
-      }
       await ctx.require("pull");
       return new Response("{}", { headers: { ...apiVersionHeader, "Content-Type": "application/json" } });
     case "catalog":
       return catalog(ctx);
   }
-  const name = checkName(route.name);
+  if (!isValidRepositoryName(route.name)) throw new ApiError("NAME_INVALID", `invalid repository name "${route.name}"`);
+  const name = route.name;
   switch (route.kind) {
     case "tags":
       return listTags(ctx, name);

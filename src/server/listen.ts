@@ -270,21 +270,16 @@ async function send(res: ServerResponse, response: Response, head: boolean, body
     headers[canonicalName(name)] = value;
   });
   const declared = headers["Content-Length"] === undefined ? undefined : Number(headers["Content-Length"]);
-  // bytes in memory go out as they are, before anything asks for the response's stream (asking makes one)
-  const bytes = bytesOf(response);
-  if (bytes && !bodiless(response.status)) {
-    if (declared !== undefined && declared !== bytes.byteLength) throw new Error(`a ${bytes.byteLength}-byte body declared ${declared}`);
+  // a body in one piece goes out with its length, which must be the declared one
+  const sendWhole = (bytes: Uint8Array) => {
+    if (declared !== undefined && bytes.byteLength !== declared) throw new Error(`a ${bytes.byteLength}-byte body declared ${declared}`);
     res.writeHead(response.status, { ...headers, "Content-Length": String(bytes.byteLength) });
     return end(head ? undefined : bytes);
-  }
-  const file = fileRangeOf(response);
-  // nothing to send, or (a HEAD) nothing to read when the length is declared
-  if (!response.body || bodiless(response.status) || (head && declared !== undefined)) {
-    await response.body?.cancel();
-    if (declared === undefined && !bodiless(response.status)) headers["Content-Length"] = "0";
-    res.writeHead(response.status, headers);
-    return end();
-  }
+  };
+  // bytes in memory and file ranges go out before anything asks for the response's stream (asking makes one)
+  const bytes = bytesOf(response);
+  if (bytes && !bodiless(response.status)) return sendWhole(bytes);
+  const file = head || bodiless(response.status) ? undefined : fileRangeOf(response);
   if (file) {
     if (declared !== file.end - file.start) throw new Error(`a ${file.end - file.start}-byte file range declared ${declared}`);
     res.writeHead(response.status, headers);
@@ -298,16 +293,19 @@ async function send(res: ServerResponse, response: Response, head: boolean, body
     }
     return end();
   }
+  // nothing to send, or (a HEAD) nothing to read when the length is declared
+  if (!response.body || bodiless(response.status) || (head && declared !== undefined)) {
+    await response.body?.cancel();
+    if (declared === undefined && !bodiless(response.status)) headers["Content-Length"] = "0";
+    res.writeHead(response.status, headers);
+    return end();
+  }
   const reader = response.body.getReader();
   try {
     const first = await reader.read();
     const second = first.done ? first : await reader.read();
     if (second.done) {
-      // in one piece (a JSON answer, a manifest): it goes out with its length
-      const bytes = first.value ?? new Uint8Array(0);
-      if (declared !== undefined && bytes.byteLength !== declared) throw new Error(`a ${bytes.byteLength}-byte body declared ${declared}`);
-      res.writeHead(response.status, { ...headers, "Content-Length": String(bytes.byteLength) });
-      return end(head ? undefined : bytes);
+      return sendWhole(first.value ?? new Uint8Array(0)); // in one piece (a JSON answer)
     }
     res.writeHead(response.status, headers);
     if (head) return end();

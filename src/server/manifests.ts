@@ -1,8 +1,8 @@
 import { digestAlgorithm, digestOf, isDigest, parseDigest } from "../core/digest.ts";
 import { StevedoreError } from "../core/errors.ts";
 import { type RawManifest, childDescriptors, maxManifestBytes, parseManifest, toRawManifest } from "../core/manifest.ts";
-import { MediaTypes, isManifestType, isNondistributableType } from "../core/media-type.ts";
-import { readBodyAtMost } from "./body.ts";
+import { isDockerType, isManifestType, isNondistributableType } from "../core/media-type.ts";
+import { readAtMost } from "../stream/read-at-most.ts";
 import { etagOf, notModified } from "./conditional.ts";
 import { bytesResponse } from "./known-body.ts";
 import { type RequestContext, apiVersionHeader } from "./context.ts";
@@ -12,8 +12,6 @@ import { isValidTag } from "../core/reference.ts";
 function manifestHeaders(m: RawManifest): Record<string, string> {
   return { ...apiVersionHeader, "Content-Type": m.mediaType, "Docker-Content-Digest": m.digest, "Content-Length": String(m.bytes.byteLength), ETag: etagOf(m.digest) };
 }
-
-const isDockerManifestType = (type: string) => type === MediaTypes.dockerManifest || type === MediaTypes.dockerManifestList;
 
 function checkReference(reference: string): void {
   if (isDigest(reference) || isValidTag(reference)) return;
@@ -44,7 +42,8 @@ export async function getManifest(ctx: RequestContext, name: string, reference: 
 export async function putManifest(ctx: RequestContext, name: string, reference: string): Promise<Response> {
   await ctx.require("push", name);
   checkReference(reference);
-  const bytes = await readBodyAtMost(ctx.request, maxManifestBytes, () => new ApiError("SIZE_INVALID", `manifest over the ${maxManifestBytes}-byte limit`, 413));
+  const bytes = await readAtMost(ctx.request, maxManifestBytes);
+  if (!bytes) throw new ApiError("SIZE_INVALID", `manifest over the ${maxManifestBytes}-byte limit`, 413);
   const contentType = ctx.request.headers.get("content-type")?.split(";")[0]?.trim();
   let raw: RawManifest;
   let parsed;
@@ -60,7 +59,7 @@ export async function putManifest(ctx: RequestContext, name: string, reference: 
   }
   // Docker's formats require the field (OCI's make it optional): without it one body could be
   // stored under two media types, and a second push would change what the first one's tags serve
-  if (isDockerManifestType(raw.mediaType) && !("mediaType" in (JSON.parse(new TextDecoder().decode(bytes)) as object))) {
+  if (isDockerType(raw.mediaType) && !parsed.namesMediaType) {
     throw new ApiError("MANIFEST_INVALID", `a ${raw.mediaType} must name its mediaType`);
   }
   // pushed by a sha512 digest, the manifest is stored and served under that digest, not its sha256

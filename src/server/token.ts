@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Principal } from "./access.ts";
-import { readBodyAtMost } from "./body.ts";
+import { readAtMost } from "../stream/read-at-most.ts";
 
 /**
  * Bearer tokens this server issues to itself (Docker's token authentication, with the registry as
@@ -16,6 +16,9 @@ import { readBodyAtMost } from "./body.ts";
  * the access policy, as for Basic credentials, not by scopes carried in the token.
  */
 
+/** The challenge for Basic credentials (htpasswd without tokens, and the token endpoint's own refusal). */
+export const basicChallenge = 'Basic realm="stevedore"';
+
 /** Where the server hands out tokens: the realm of its Bearer challenges. */
 export const tokenPath = "/token";
 
@@ -29,8 +32,6 @@ export function authorizationOf(request: Request): { scheme: string; credentials
 
 /** A token request's form is a few hundred bytes; anything past this is refused unread. */
 const maxFormBytes = 64 << 10;
-
-class TokenFormTooLarge extends Error {}
 
 /** Seconds a token lasts (Docker Hub's lifetime). */
 export const tokenLifetime = 300;
@@ -74,13 +75,8 @@ export async function tokenResponse(request: Request, issuer: TokenIssuer, authe
   let principal: Principal | null = {};
   if (request.method === "POST") {
     // read before any credential is checked: a form is a few hundred bytes, and no caller may make the server hold more
-    let body: Uint8Array;
-    try {
-      body = await readBodyAtMost(request, maxFormBytes, () => new TokenFormTooLarge());
-    } catch (err) {
-      if (err instanceof TokenFormTooLarge) return { response: Response.json({ error: "invalid_request", error_description: `a token form is at most ${maxFormBytes} bytes` }, { status: 413 }) };
-      throw err;
-    }
+    const body = await readAtMost(request, maxFormBytes);
+    if (!body) return { response: Response.json({ error: "invalid_request", error_description: `a token form is at most ${maxFormBytes} bytes` }, { status: 413 }) };
     const form = new URLSearchParams(new TextDecoder().decode(body));
     if (form.get("grant_type") !== "password") return { response: Response.json({ error: "unsupported_grant_type" }, { status: 400 }) };
     principal = await authenticate(Buffer.from(`${form.get("username") ?? ""}:${form.get("password") ?? ""}`).toString("base64"));
@@ -90,7 +86,7 @@ export async function tokenResponse(request: Request, issuer: TokenIssuer, authe
   } else {
     return { response: new Response(null, { status: 405, headers: { Allow: "GET, HEAD, POST" } }) };
   }
-  if (!principal) return { response: Response.json({ errors: [{ code: "UNAUTHORIZED", message: "invalid credentials", detail: null }] }, { status: 401, headers: { "WWW-Authenticate": 'Basic realm="stevedore"' } }) };
+  if (!principal) return { response: Response.json({ errors: [{ code: "UNAUTHORIZED", message: "invalid credentials", detail: null }] }, { status: 401, headers: { "WWW-Authenticate": basicChallenge } }) };
   const token = issuer.issue(principal);
   const issuedAt = new Date().toISOString();
   return { response: Response.json({ token, access_token: token, expires_in: tokenLifetime, issued_at: issuedAt }), principal };

@@ -2,7 +2,7 @@ import { IntegrityError, NotFoundError } from "../core/errors.ts";
 import { type UploadSession, UploadRangeError } from "../store/types.ts";
 import { parseDigestParam } from "./blobs.ts";
 import { type RequestContext, apiVersionHeader } from "./context.ts";
-import { parseRepositoryName } from "../core/reference.ts";
+import { isValidRepositoryName } from "../core/reference.ts";
 import { ApiError } from "./errors.ts";
 import { isUploadId } from "../store/names.ts";
 
@@ -102,22 +102,14 @@ async function finishUpload(ctx: RequestContext, name: string, id: string, diges
   return blobCreated(name, digest);
 }
 
-function validName(name: string | null): string | undefined {
-  try {
-    return name === null ? undefined : parseRepositoryName(name);
-  } catch {
-    return undefined;
-  }
-}
-
 /** POST: a cross-repository mount, a monolithic upload (`?digest=`), or a new session. */
 export async function startUpload(ctx: RequestContext, name: string): Promise<Response> {
   await ctx.require("push", name);
   const { store } = ctx.options;
   const mount = ctx.url.searchParams.get("mount");
   // a source no repository can be named is no mount: a session, as distribution falls back
-  const from = mount ? validName(ctx.url.searchParams.get("from")) : undefined;
-  if (mount && from) {
+  const from = ctx.url.searchParams.get("from");
+  if (mount && from && isValidRepositoryName(from)) {
     const digest = parseDigestParam(mount);
     // a mount needs read access to the source: otherwise it would leak blobs across repositories
     await ctx.require("pull", from);

@@ -20,15 +20,16 @@ import { statSync } from "node:fs";
 import { type FileHandle, mkdir, open, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Descriptor } from "../core/descriptor.ts";
-import { type Digest, DigestHasher, digestAlgorithm, digestHex, isDigest, isDigestAlgorithm, shortDigest } from "../core/digest.ts";
-import { IntegrityError, NotFoundError } from "../core/errors.ts";
+import { type Digest, DigestHasher, digestAlgorithm, digestHex, isDigest, isDigestAlgorithm } from "../core/digest.ts";
+import { NotFoundError } from "../core/errors.ts";
 import { type RawManifest, referrerDescriptor } from "../core/manifest.ts";
 import { isValidTag } from "../core/reference.ts";
 import { openDirect } from "../stream/direct-io.ts";
 import { noteAllocated } from "../stream/gc-pacer.ts";
 import { digestFile, pathExists, pipeToHandle, readFileStream, temporaryPath, writeFileAtomic } from "../stream/file.ts";
-import { BlobVerifier } from "../stream/verify.ts";
+import { verifyOnly } from "../stream/verify.ts";
 import { storedManifest } from "./manifest-record.ts";
+import { checkUploadDigest } from "./upload-digest.ts";
 import { checkRepoName, checkTag, isUploadId, newUploadId } from "./names.ts";
 import { type ByteRange, type Store, type StoredManifest, type UploadSession, UploadRangeError } from "./types.ts";
 
@@ -146,13 +147,6 @@ class ManifestCache {
 }
 
 /** Checks a body against a blob already stored, writing nothing. */
-async function verifyOnly(body: ReadableStream<Uint8Array> | Uint8Array, desc: { digest: Digest; size?: number }, where: string): Promise<void> {
-  const verifier = new BlobVerifier(desc, where);
-  if (body instanceof Uint8Array) verifier.update(body);
-  else for await (const chunk of body) verifier.update(chunk);
-  verifier.finish();
-}
-
 /** Directories under `dir` that hold metadata (`_…`) are repositories; others may nest them. */
 async function findRepos(dir: string, prefix: string, found: Set<string>): Promise<void> {
   for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
@@ -318,7 +312,8 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
     if (linked === undefined) {
       linked = false;
       for (const dir of ["_manifests", "_blobs"]) {
-        if ((await listDir(join(repoDir(repo), dir))).some((name) => fromLinkName(name))) linked = true;
+        linked = (await listDir(join(repoDir(repo), dir))).some((name) => fromLinkName(name));
+        if (linked) break;
       }
       linkedOnDisk.set(repo, linked);
     }
@@ -581,10 +576,7 @@ export async function fsStore(root: string, options: FsStoreOptions = {}): Promi
           const hasher = session.hasher;
           // digest() ends a hasher: a failed finish reads the data again next time
           session.hasher = undefined;
-          const actual = hasher?.algorithm === digestAlgorithm(digest) ? hasher.digest() : await digestFile(data, digestAlgorithm(digest));
-          if (actual !== digest) {
-            throw new IntegrityError(`blob ${shortDigest(digest)}: digest mismatch (got ${shortDigest(actual)}) finishing upload ${id} ${where}`);
-          }
+          await checkUploadDigest(hasher, digest, () => digestFile(data, digestAlgorithm(digest)), `${id} ${where}`);
           sessions.delete(id);
           if (!(await blobOnDisk(digest))) {
             await mkdir(dirname(blobPath(digest)), { recursive: true });

@@ -1,9 +1,10 @@
 import type { Descriptor } from "../core/descriptor.ts";
-import { type Digest, DigestHasher, digestAlgorithm, shortDigest } from "../core/digest.ts";
-import { IntegrityError, NotFoundError } from "../core/errors.ts";
+import { type Digest, DigestHasher, digestAlgorithm } from "../core/digest.ts";
+import { NotFoundError } from "../core/errors.ts";
 import { type RawManifest, referrerDescriptor } from "../core/manifest.ts";
-import { BlobVerifier } from "../stream/verify.ts";
+import { BlobVerifier, verifyOnly } from "../stream/verify.ts";
 import { storedManifest } from "./manifest-record.ts";
+import { checkUploadDigest } from "./upload-digest.ts";
 import { checkRepoName, checkTag, isUploadId, newUploadId } from "./names.ts";
 import { type ByteRange, type Store, type StoredManifest, type UploadSession, UploadRangeError } from "./types.ts";
 
@@ -85,6 +86,7 @@ export function memoryStore(): Store {
     if (!blobs.has(digest)) blobs.set(digest, { chunks, size: sizeOf(chunks) });
   };
   const putBlob = async (digest: Digest, body: ReadableStream<Uint8Array> | Uint8Array, size?: number) => {
+    if (blobs.has(digest)) return verifyOnly(body, { digest, size }, "storing it in memory");
     const verifier = new BlobVerifier({ digest, size }, "storing it in memory");
     const chunks = await collect(body, (c) => verifier.update(c));
     verifier.finish();
@@ -166,13 +168,15 @@ export function memoryStore(): Store {
       },
       finish: async (id, digest) => {
         const u = upload(id);
-        const hasher = u.hasher?.algorithm === digestAlgorithm(digest) ? u.hasher : undefined;
+        const hasher = u.hasher;
+        // digest() ends a hasher: a failed finish hashes the chunks again; the session stays as it was
         u.hasher = undefined;
-        const actual = hasher ?? new DigestHasher(digestAlgorithm(digest));
-        if (!hasher) for (const chunk of u.chunks) actual.update(chunk);
-        const got = actual.digest();
-        // a mismatch leaves the session as it was, as the filesystem store does
-        if (got !== digest) throw new IntegrityError(`blob ${shortDigest(digest)}: digest mismatch (got ${shortDigest(got)}) finishing upload ${id} in memory`);
+        const rehash = async () => {
+          const again = new DigestHasher(digestAlgorithm(digest));
+          for (const chunk of u.chunks) again.update(chunk);
+          return again.digest();
+        };
+        await checkUploadDigest(hasher, digest, rehash, `${id} in memory`);
         keep(digest, u.chunks);
         uploads.delete(id);
       },

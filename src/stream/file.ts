@@ -62,7 +62,7 @@ export function readFileStream(path: string, range?: { start: number; end: numbe
   });
 }
 
-export interface ScanOptions {
+interface ScanOptions {
   /** The bytes [start, end) only (default: from 0 to the file's end). */
   readonly start?: number;
   readonly end?: number;
@@ -140,6 +140,8 @@ export function writeOptions(opened: WriteOptions): WriteOptions {
 export interface AtomicWriteOptions extends WriteOptions {
   /** Check size and digest while writing; a mismatch leaves nothing behind. */
   readonly verify?: { desc: Pick<Descriptor, "digest"> & { size?: number }; where: string };
+  /** The file's permissions from its creation on (a secret is never readable by others, not even as a temporary). */
+  readonly mode?: number;
 }
 
 /**
@@ -153,7 +155,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temp = temporaryPath(path);
-  const handle = await open(temp, "wx");
+  const handle = await open(temp, "wx", options.mode);
   // durable streams skip the page cache: they go to the disk before the rename anyway
   const direct = options.fsync && !(body instanceof Uint8Array) ? await openDirect(temp) : undefined;
   try {

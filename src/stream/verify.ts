@@ -59,3 +59,11 @@ export function verifyStream(body: ReadableStream<Uint8Array>, desc: Descriptor,
 export async function readVerified(body: ReadableStream<Uint8Array>, desc: Descriptor, where: string): Promise<Uint8Array> {
   return new Uint8Array(await new Response(verifyStream(body, desc, where)).arrayBuffer());
 }
+
+/** Reads a body only to check it against its digest (and size): a blob a store holds already, whose bytes it keeps. */
+export async function verifyOnly(body: ReadableStream<Uint8Array> | Uint8Array, desc: Pick<Descriptor, "digest"> & { readonly size?: number }, where: string): Promise<void> {
+  const verifier = new BlobVerifier(desc, where);
+  if (body instanceof Uint8Array) verifier.update(body);
+  else for await (const chunk of body) verifier.update(chunk);
+  verifier.finish();
+}

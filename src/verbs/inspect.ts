@@ -81,7 +81,6 @@ async function withSource<T>(ref: ImageRef, options: InspectOptions, use: (sourc
   }
 }
 
-/** The top manifest and the image manifest to describe: itself, or the index's entry for `platform`. */
 /**
  * The top manifest and the image manifest to describe: itself, or the index's entry for `platform`
  * (an index of one image gives that image, unless `strict`: a platform asked for by name must match).

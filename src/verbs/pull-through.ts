@@ -145,7 +145,6 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
           return await upstreamCall(upstream.registry, () => listReferrers(client(repo), subject));
         } catch (err) {
           if (isUnreachable(err)) return local.repos.referrers(repo, subject);
-          if (err instanceof NotFoundError) return [];
           throw err;
         }
       },

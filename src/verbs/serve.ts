@@ -1,16 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../core/errors.ts";
-import { type Authorize, htpasswdPolicy, openPolicy } from "../server/access.ts";
+import { type AccessPolicy, type Authorize, htpasswdPolicy, openPolicy } from "../server/access.ts";
 import { type AccessLogEntry, createHandler } from "../server/handler.ts";
 import { Htpasswd } from "../server/htpasswd.ts";
 import { type SentAnswer, listen } from "../server/listen.ts";
 import { fsStore } from "../store/fs.ts";
 import { memoryStore } from "../store/memory.ts";
 import { markServing, servingProcess } from "../store/serving.ts";
-import { openForReading, temporaryPath } from "../stream/file.ts";
+import { openForReading, writeFileAtomic } from "../stream/file.ts";
 import { raiseRssCeiling } from "../stream/gc-pacer.ts";
 import { staleUploads, uploadMaxAgeMs } from "../store/stale-uploads.ts";
 import type { Store } from "../store/types.ts";
@@ -120,13 +120,22 @@ async function tokenKeyUnder(root: string): Promise<Uint8Array> {
   const kept = await readFile(path).catch(() => undefined);
   if (kept?.byteLength === tokenKeyBytes) return kept;
   const key = randomBytes(tokenKeyBytes);
-  const temp = temporaryPath(path);
-  await writeFile(temp, key, { mode: 0o600, flag: "wx" });
-  await rename(temp, path);
+  await writeFileAtomic(path, key, { mode: 0o600 });
   return key;
 }
 
 const tokenKeyBytes = 32;
+
+/** Who may do what: htpasswd users (with tokens for anonymous reads), a custom hook, or everyone. */
+async function accessPolicy(options: ServeOptions, scheme: "http" | "https", root: string | undefined): Promise<AccessPolicy> {
+  if (!options.htpasswd) return options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
+  return htpasswdPolicy(await Htpasswd.load(options.htpasswd), {
+    ...options,
+    scheme,
+    ...(options.tokenRealm ? { realm: options.tokenRealm } : {}),
+    ...(root && options.anonymousRead ? { tokenKey: await tokenKeyUnder(root) } : {}),
+  });
+}
 
 /** Starts the registry server (server/listen.ts). */
 export async function serve(options: ServeOptions = {}): Promise<RunningServer> {
@@ -142,12 +151,8 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   }
   const own = root ? await fsStore(root, { fsync: options.fsync ?? true }) : memoryStore();
   const store = options.proxy ? pullThrough(own, options.proxy) : own;
-  const policy = options.htpasswd ? htpasswdPolicy(await Htpasswd.load(options.htpasswd), {
-        ...options,
-        scheme: options.tls ? "https" : "http",
-        ...(options.tokenRealm ? { realm: options.tokenRealm } : {}),
-        ...(root && options.anonymousRead ? { tokenKey: await tokenKeyUnder(root) } : {}),
-      }) : options.authorize ? { ...openPolicy, authorize: options.authorize } : openPolicy;
+  const scheme = options.tls ? "https" : "http";
+  const policy = await accessPolicy(options, scheme, root);
   const log = options.onLog && accessLog(options.onLog);
   // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
   const handler = createHandler({ store, policy, readOnly: options.readOnly || options.proxy !== undefined, allowDelete: options.allowDelete && !options.proxy }, log?.onAnswer);
@@ -158,7 +163,6 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   const unmark = root ? await markServing(root) : async () => {};
   const lowerRssCeiling = raiseRssCeiling(serverRssCeiling);
   const stopExpiring = expireUploads(own, options.uploadExpiry ?? { maxAgeMs: uploadMaxAgeMs, everyMs: 3600_000 });
-  const scheme = options.tls ? "https" : "http";
   return {
     url: new URL(`${scheme}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${server.port}`),
     root,

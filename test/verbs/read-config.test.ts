@@ -10,6 +10,7 @@ import { readImageConfig } from "../../src/verbs/inspect.ts";
 const image = (size: number): ImageManifest => ({
   kind: "manifest",
   mediaType: MediaTypes.ociManifest,
+  namesMediaType: true,
   config: { mediaType: MediaTypes.ociConfig, digest: `sha256:${"a".repeat(64)}` as Digest, size },
   layers: [],
 });

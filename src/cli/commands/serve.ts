@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
 import { UsageError } from "../../core/errors.ts";
+import { isLoopbackHost } from "../../core/reference.ts";
 import { parseRegistryHost } from "../../verbs/registry.ts";
 import { type ServeLogEntry, serve } from "../../verbs/serve.ts";
 import { commonArgs } from "../args.ts";
@@ -34,8 +35,6 @@ function accessLogWriter(): (entry: ServeLogEntry) => void {
     pending += `[info] ${accessLine(entry)}\n`;
   };
 }
-
-const isLoopback = (hostname: string) => hostname === "localhost" || hostname === "[::1]" || hostname.startsWith("127.");
 
 export const examples = [
   "stevedore serve                                   # 127.0.0.1:5000, images under ~/.local/share/stevedore/registry",
@@ -83,7 +82,7 @@ export default defineCommand({
       ...(log.level >= 3 ? { onLog: accessLogWriter() } : {}),
     });
     log.start(`serving ${server.url.host} (${server.root ? `root ${server.root}` : "in memory"}${args.proxy ? `, a pull-through cache of ${args.proxy}` : ""})`);
-    if (!args.htpasswd && !args.proxy && !args["read-only"] && !isLoopback(server.url.hostname)) {
+    if (!args.htpasswd && !args.proxy && !args["read-only"] && !isLoopbackHost(server.url.host)) {
       log.warn(`no --htpasswd: anyone who can reach ${server.url.host} may push${args.delete ? " and delete" : ""}`);
     }
     if (args.proxy && args.memory) log.warn("a cache in memory grows with every image pulled through it, until the server stops: give --root for a lasting one");
