@@ -170,6 +170,7 @@ describe("bad flags and arguments of the image-writing commands: one line, a doc
     ["sync in skopeo's form without its destination", ["sync", "--src", "yaml", "--dest", "dir", join(dir, "no.yml")], Exit.usage, "missing DESTINATION", "no.yml"],
     ["serve --proxy naming no registry host", ["serve", "--memory", "--addr", "127.0.0.1:0", "--proxy", "not a host"], Exit.usage, '"not a host" is not a registry host', "not a host"],
     ["serve --anonymous-read without users, which would leave pushes and deletes open", ["serve", "--memory", "--addr", "127.0.0.1:0", "--anonymous-read"], Exit.usage, "--anonymous-read needs --htpasswd", "anonymous"],
+    ["serve --token-realm that is no http(s) URL", ["serve", "--memory", "--addr", "127.0.0.1:0", "--htpasswd", join(dir, "no-users"), "--anonymous-read", "--token-realm", "ftp://r.example/token"], Exit.usage, "expected an http(s) URL", "r.example"],
     ["serve --token-realm without --anonymous-read, which issues no tokens", ["serve", "--memory", "--addr", "127.0.0.1:0", "--token-realm", "https://r.example/token"], Exit.usage, "--token-realm goes with --anonymous-read", "r.example"],
     ["serve with a TLS certificate file that is not there", ["serve", "--memory", "--addr", "127.0.0.1:0", "--tls-cert", join(dir, "no.crt"), "--tls-key", join(dir, "no.key")], Exit.notFound, `${join(dir, "no.crt")}: no such file`, "no.crt"],
   ] as const)("%s", async (_, args, code, message, output) => {

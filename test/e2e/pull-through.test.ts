@@ -1,5 +1,6 @@
 /** `stevedore serve --proxy`: a pull-through cache in front of a real registry. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseImageRef } from "../../src/transport/index.ts";
 import { requirePeer, run, stevedore } from "../helpers/cli.ts";
@@ -76,7 +77,9 @@ describe("serve --proxy", () => {
     try {
       expect((await readBack(`docker://${rotated.host}/team/app:1.0`)).children).toEqual(app.images.map((m) => m.digest));
       expect((await stevedore(["tags", `docker://${rotated.host}/team/app`])).stdout).toBe("1.0\n");
-      expect((await fetch(`http://${rotated.host}/v2/team/tool/manifests/1`)).status).toBe(502);
+      const uncached = await fetch(`http://${rotated.host}/v2/team/tool/manifests/1`);
+      expect(uncached.status).toBe(502);
+      expect(await uncached.text()).toContain("credentials refused");
     } finally {
       await rotated.stop();
     }
@@ -90,6 +93,7 @@ describe("serve --proxy", () => {
     // distribution deletes a tag with its manifest, by digest
     expect((await stevedore(["delete", ...creds, `docker://${upstream.host}/team/doomed@${doomed.top.digest}`])).exitCode).toBe(0);
     expect((await stevedore(["inspect", `docker://${cache.host}/team/doomed:1`])).exitCode).toBe(3);
+    expect(existsSync(join(dir, "cache/repositories/team/doomed/_tags/1"))).toBe(false);
   });
 
   test("with upstream gone, what was pulled is still served, by tag and by digest", async () => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { beforeEach, describe, expect, test } from "bun:test";
 import { digestOf } from "../../src/core/digest.ts";
 import { MediaTypes } from "../../src/core/media-type.ts";
@@ -158,16 +159,24 @@ for (const [storeName, makeStore] of stores) describe(`registry handler (${store
     const bytes = new TextEncoder().encode("0123456789");
     const location = (await handler(req("POST", "/v2/team/app/blobs/uploads/"))).headers.get("location")!;
     const stream = (part: Uint8Array) => new Blob([part]).stream();
-    const mismatches: [string, Uint8Array | ReadableStream<Uint8Array>, Record<string, string>][] = [
-      ["longer, declared", bytes.subarray(0, 5), { "Content-Range": "0-2", "Content-Length": "5" }],
-      ["longer, streamed", stream(bytes.subarray(0, 5)), { "Content-Range": "0-2" }],
-      ["shorter, streamed", stream(bytes.subarray(0, 3)), { "Content-Range": "0-5" }],
+    // the declared length is refused before reading, a streamed body as it proves too long or too short
+    const mismatches: [string, Uint8Array | ReadableStream<Uint8Array>, Record<string, string>, string][] = [
+      ["longer, declared", bytes.subarray(0, 5), { "Content-Range": "0-2", "Content-Length": "5" }, "the chunk has 5"],
+      ["longer, streamed", stream(bytes.subarray(0, 5)), { "Content-Range": "0-2" }, "the chunk has more than 3"],
+      ["shorter, streamed", stream(bytes.subarray(0, 3)), { "Content-Range": "0-5" }, "the chunk has 3"],
     ];
-    for (const [what, body, headers] of mismatches) {
+    for (const [what, body, headers, message] of mismatches) {
       const refused = await handler(new Request(`${base}${location}`, { method: "PATCH", body, headers, duplex: "half" } as RequestInit));
-      expect([what, refused.status, await errorCode(refused)]).toEqual([what, 416, "BLOB_UPLOAD_INVALID"]);
+      const answer = (await refused.json()) as { errors: { code: string; message: string }[] };
+      expect([what, refused.status, answer.errors[0]?.code]).toEqual([what, 416, "BLOB_UPLOAD_INVALID"]);
+      expect(answer.errors[0]?.message).toEndWith(message);
       expect(refused.headers.get("range")).toBe("0-0");
       expect((await handler(req("GET", location))).headers.get("range")).toBe("0-0");
+    }
+    // a range that is no range, or runs backwards, is a 400
+    for (const range of ["abc", "5-3", "0-", "-3"]) {
+      const malformed = await handler(req("PATCH", location, { body: bytes, headers: { "Content-Range": range } }));
+      expect([range, malformed.status, await errorCode(malformed)]).toEqual([range, 400, "BLOB_UPLOAD_INVALID"]);
     }
     // an empty chunk spans no range; a last chunk on the closing PUT is held to its range too
     for (const method of ["PATCH", "PUT"]) {
@@ -200,7 +209,11 @@ for (const [storeName, makeStore] of stores) describe(`registry handler (${store
     expect((await handler(req("HEAD", `/v2/team/copy/blobs/${blob!.desc.digest}`))).status).toBe(200);
     expect((await handler(req("POST", `/v2/team/copy/blobs/uploads/?mount=${digestOf("nothing")}&from=team/app`))).status).toBe(202);
     // a source no repository can be named (a quote, a scope of its own) is no mount, and reaches no policy
-    expect((await handler(req("POST", `/v2/team/copy/blobs/uploads/?mount=${blob!.desc.digest}&from=${encodeURIComponent('x",realm="http://evil/token')}`))).status).toBe(202);
+    const asked: (string | undefined)[] = [];
+    const recording = createHandler({ ...options, policy: { ...openPolicy, authorize: (_p, _action, repo) => (asked.push(repo), true) } });
+    const bad = 'x",realm="http://evil/token';
+    expect((await recording(req("POST", `/v2/team/copy/blobs/uploads/?mount=${blob!.desc.digest}&from=${encodeURIComponent(bad)}`))).status).toBe(202);
+    expect(asked).toEqual(["team/copy"]);
   });
 
   test.each([
@@ -246,6 +259,19 @@ for (const [storeName, makeStore] of stores) describe(`registry handler (${store
     expect(await errorCode(early)).toBe("MANIFEST_BLOB_UNKNOWN");
     await push(handler, "x/y", "multi", image);
     expect((await handler(req("GET", "/v2/x/y/manifests/multi"))).headers.get("content-type")).toBe(MediaTypes.ociIndex);
+  });
+
+  test("no page is longer than 1000 entries, whatever n asks: the rest follows the Link", async () => {
+    const image = await push(handler, "team/many", "t0000");
+    for (let i = 1; i <= 1000; i++) {
+      const tag = `t${String(i).padStart(4, "0")}`;
+      expect((await handler(req("PUT", `/v2/team/many/manifests/${tag}`, { body: image.top.bytes, headers: { "Content-Type": image.top.mediaType } }))).status).toBe(201);
+    }
+    for (const query of ["", "?n=5000"]) {
+      const page = await handler(req("GET", `/v2/team/many/tags/list${query}`));
+      expect(((await page.json()) as { tags: string[] }).tags).toHaveLength(1000);
+      expect(page.headers.get("link")).toBe('</v2/team/many/tags/list?n=1000&last=t0999>; rel="next"');
+    }
   });
 
   test("tags list and catalog paginate with n, last and Link; n is clamped", async () => {
@@ -409,6 +435,10 @@ describe("access", () => {
     expect((await handler(req("GET", "/token", { headers: basic("alice", "nope") }))).status).toBe(401);
     expect((await handler(req("POST", "/token", { body: "grant_type=password&username=alice&password=nope" }))).status).toBe(401);
     expect((await handler(req("POST", "/token", { body: "grant_type=refresh_token&refresh_token=x" }))).status).toBe(400);
+    // a token is no credential for getting a token; other methods are not the token endpoint's
+    expect((await handler(req("GET", "/token", { headers: alice }))).status).toBe(401);
+    const put = await handler(req("PUT", "/token"));
+    expect([put.status, put.headers.get("allow")]).toEqual([405, "GET, HEAD, POST"]);
     const [payload, signature] = alice.Authorization.slice(7).split(".");
     const forged = Buffer.from(JSON.stringify({ u: "root", exp: 9e9 })).toString("base64url");
     for (const token of [`${forged}.${signature}`, `${payload}.${signature}x`, payload!, `${payload}.${signature}.x`]) {
@@ -453,7 +483,8 @@ describe("access", () => {
 
   test("concurrent password checks (taken in turns) each get their own answer", async () => {
     const handler = createHandler({ store: memoryStore(), policy: htpasswdPolicy(users) });
-    const guesses = ["wonderland", "nope", "wonderland", "x", "wonderland", "also wrong"];
+    // more guesses than checks run at once, so some wait for a turn
+    const guesses = Array.from({ length: availableParallelism() + 3 }, (_, i) => (i % 2 ? "wonderland" : `wrong ${i}`));
     const statuses = await Promise.all(guesses.map(async (password) => (await handler(req("GET", "/v2/", { headers: basic("alice", password) }))).status));
     expect(statuses).toEqual(guesses.map((p) => (p === "wonderland" ? 200 : 401)));
   });
