@@ -3,8 +3,10 @@
  * from its own content and fetches what it lacks from an upstream registry, keeping it. Manifests
  * by digest and blobs are immutable, so once cached they are served without asking upstream; a tag
  * is looked up upstream on every request (HEAD, then GET only when its digest is new) and falls
- * back to the cached tag when upstream cannot be reached; referrers are listed as upstream has them
- * (its API or its fallback tag), the cache's own only when upstream is away. Blobs are fetched whole into the store
+ * back to the cached tag when upstream cannot be reached, or has not answered within
+ * `checkTimeoutMs` (the look-up goes on and updates the tag when it ends; requests for one tag share
+ * it); referrers are listed as upstream has them (its API or its fallback tag), the cache's own only
+ * when upstream is away or slow. Blobs are fetched whole into the store
  * (verified against their digest as they stream) before they are served; requests for one blob,
  * from any repository, share one download.
  */
@@ -33,6 +35,43 @@ export interface Upstream {
   /** The upstream registry's host (`registry-1.docker.io`, `registry.example.com:5000`). */
   readonly registry: string;
   readonly options?: RegistryOptions;
+  /** How long a request for what the cache holds (a tag, its referrers, a tag list) waits for upstream before the cache answers; default 5 s. */
+  readonly checkTimeoutMs?: number;
+}
+
+export const defaultCheckTimeoutMs = 5000;
+
+/**
+ * `check`'s result, or `fallback()`'s once `check` has taken `ms`: an upstream that accepts and
+ * never answers delays a pull of what the cache holds by that much, not for ever.
+ */
+async function withinDeadline<T>(check: Promise<T>, ms: number, fallback: () => Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = Symbol("late");
+  const deadline = new Promise<typeof late>((resolve) => {
+    timer = setTimeout(() => resolve(late), ms);
+  });
+  try {
+    const first = await Promise.race([check, deadline]);
+    if (first !== late) return first;
+    check.catch(() => {}); // it goes on; what it fails with later is nobody's to hear
+    return await fallback();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Calls in flight by key (one kind of result per key): requests for one thing share one upstream exchange. */
+function sharedCalls(): <T>(key: string, start: () => Promise<T>) => Promise<T> {
+  const inFlight = new Map<string, Promise<unknown>>();
+  return <T>(key: string, start: () => Promise<T>) => {
+    let call = inFlight.get(key) as Promise<T> | undefined;
+    if (!call) {
+      call = start().finally(() => inFlight.delete(key));
+      inFlight.set(key, call);
+    }
+    return call;
+  };
 }
 
 /** Upstream clients kept (each holds its repository's tokens); the least recently used goes first. */
@@ -41,7 +80,21 @@ const maxClients = 256;
 export function pullThrough(local: Store, upstream: Upstream): Store {
   const clients = new Map<string, RegistryClient>();
   // a client waits for the cache: few, short retries, then the cached copy or an error
-  const options: RegistryOptions = { retry: { attempts: 2, baseMs: 100, maxMs: 500 }, ...upstream.options };
+  // aborted by settle(): look-ups that outlived their deadline must not keep a stopping server up
+  const stopping = new AbortController();
+  const signal = upstream.options?.signal ? AbortSignal.any([stopping.signal, upstream.options.signal]) : stopping.signal;
+  const options: RegistryOptions = { retry: { attempts: 2, baseMs: 100, maxMs: 500 }, ...upstream.options, signal };
+  const checkTimeoutMs = upstream.checkTimeoutMs ?? defaultCheckTimeoutMs;
+  const shared = sharedCalls();
+  /** Upstream's answer, else (upstream away, or slower than checkTimeoutMs) the cache's own; one exchange at a time per key. */
+  const upstreamOrCached = async <T>(key: string, ask: () => Promise<T>, cached: () => Promise<T>): Promise<T> => {
+    try {
+      return await withinDeadline(shared(key, ask), checkTimeoutMs, cached);
+    } catch (err) {
+      if (isUnreachable(err)) return cached();
+      throw err;
+    }
+  };
   const client = (repo: string) => {
     const found = clients.get(repo) ?? new RegistryClient(upstream.registry, repo, options);
     clients.delete(repo);
@@ -118,6 +171,10 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
 
   return {
     ...local,
+    async settle() {
+      stopping.abort(new UpstreamError(`upstream ${upstream.registry}: the cache stopped`));
+      await local.settle?.();
+    },
     repos: {
       ...local.repos,
       async getManifest(repo, reference) {
@@ -125,7 +182,8 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
         if (!isValidTag(reference)) return null;
         const cached = await local.repos.getManifest(repo, reference);
         try {
-          return await refreshTag(repo, reference, cached);
+          const check = shared(`tag ${repo}:${reference}`, () => refreshTag(repo, reference, cached));
+          return cached ? await withinDeadline(check, checkTimeoutMs, async () => cached) : await check;
         } catch (err) {
           if (cached && isUnreachable(err)) return cached; // upstream away or rate-limiting: the cached tag
           throw err;
@@ -140,19 +198,21 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
         return upstreamBlobSize(repo, parseDigest(digest));
       },
       // upstream knows every signature and SBOM, the cache only those pulled through it
-      async referrers(repo, subject) {
-        try {
-          return await upstreamCall(upstream.registry, () => listReferrers(client(repo), subject));
-        } catch (err) {
-          if (isUnreachable(err)) return local.repos.referrers(repo, subject);
-          throw err;
-        }
+      referrers(repo, subject) {
+        return upstreamOrCached(
+          `referrers ${repo}@${subject}`,
+          () => upstreamCall(upstream.registry, () => listReferrers(client(repo), subject)),
+          () => local.repos.referrers(repo, subject),
+        );
       },
       async listTags(repo) {
         try {
-          return (await upstreamCall(upstream.registry, () => Array.fromAsync(listTags(client(repo))))).sort();
+          return await upstreamOrCached(
+            `tags ${repo}`,
+            async () => (await upstreamCall(upstream.registry, () => Array.fromAsync(listTags(client(repo))))).sort(),
+            () => local.repos.listTags(repo),
+          );
         } catch (err) {
-          if (isUnreachable(err)) return local.repos.listTags(repo);
           if (err instanceof NotFoundError) return [];
           throw err;
         }

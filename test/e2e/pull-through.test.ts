@@ -123,6 +123,42 @@ describe("serve --proxy", () => {
     }
   });
 
+  test("an upstream that accepts and never answers delays a cached tag by --proxy-timeout, one look-up serving every pull", async () => {
+    const image = randomImage({ seed: 1607, size: 50_000 });
+    let hung = false;
+    const hanging = startFakeRegistry(image, {
+      intercept: (_req, url) => {
+        if (hung && url.pathname !== "/v2/") return new Promise<never>(() => {});
+        if (url.pathname === "/v2/test/image/tags/list") return Response.json({ name: "test/image", tags: ["latest"] });
+        return undefined;
+      },
+    });
+    const slowCache = await startServe(["--memory", "--proxy", hanging.host, "--proxy-timeout", "1"]);
+    try {
+      expect((await readBack(`docker://${slowCache.host}/test/image:latest`)).digest).toBe(image.top.digest);
+      hung = true;
+      const before = hanging.seen.length;
+      const started = performance.now();
+      const pulls = await Promise.all(Array.from({ length: 3 }, () => fetch(`http://${slowCache.host}/v2/test/image/manifests/latest`, { headers: { Accept: image.top.mediaType } })));
+      const waited = performance.now() - started;
+      expect(pulls.map((p) => [p.status, p.headers.get("docker-content-digest")])).toEqual(Array.from({ length: 3 }, () => [200, image.top.digest]));
+      expect(waited).toBeGreaterThanOrEqual(900); // upstream was given its second
+      expect(waited).toBeLessThan(4000);
+      expect(hanging.seen.slice(before).filter((r) => r.path.includes("/manifests/"))).toHaveLength(1);
+      // the tag list too: upstream's, else after a second the cache's
+      const tags = await fetch(`http://${slowCache.host}/v2/test/image/tags/list`);
+      expect(await tags.json()).toEqual({ name: "test/image", tags: ["latest"] });
+      expect((await readBack(`docker://${slowCache.host}/test/image:latest`)).digest).toBe(image.top.digest);
+      // the look-up still hanging upstream does not keep the cache from stopping
+      const stopping = performance.now();
+      expect(await slowCache.stop()).toBe(0);
+      expect(performance.now() - stopping).toBeLessThan(3000);
+    } finally {
+      await slowCache.stop();
+      hanging.stop();
+    }
+  }, 20_000);
+
   test("a HEAD of a blob not yet cached is answered from upstream's HEAD, without fetching the bytes", async () => {
     const image = randomImage({ seed: 1606, size: 150_000 });
     const [layer] = [...image.blobs.values()].filter((b) => b.desc.mediaType.includes("layer"));

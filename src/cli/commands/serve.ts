@@ -1,9 +1,10 @@
 import { defineCommand } from "citty";
 import { UsageError } from "../../core/errors.ts";
 import { isLoopbackHost } from "../../core/reference.ts";
+import { defaultCheckTimeoutMs } from "../../verbs/pull-through.ts";
 import { parseRegistryHost } from "../../verbs/registry.ts";
 import { type ServeLogEntry, serve } from "../../verbs/serve.ts";
-import { commonArgs } from "../args.ts";
+import { commonArgs, positiveInt } from "../args.ts";
 import { log } from "../log.ts";
 import { registryOptionsFrom } from "../registry-args.ts";
 import { cliSignal } from "../signal.ts";
@@ -61,6 +62,7 @@ export default defineCommand({
     proxy: { type: "string", valueHint: "HOST", description: "Be a pull-through cache of this registry: fetch what clients pull, keep it, refuse pushes" },
     "proxy-creds": { type: "string", valueHint: "user:password", description: "Credentials for the upstream registry (else from auth files)" },
     "proxy-tls-verify": { type: "string", valueHint: "true|false", description: "Verify the upstream's TLS certificate (false: also allow plain http)" },
+    "proxy-timeout": { type: "string", valueHint: "SECONDS", description: "How long a pull of a cached tag waits for upstream before the cached copy is served (default 5)" },
     ...commonArgs,
   },
   async run({ args }) {
@@ -77,7 +79,13 @@ export default defineCommand({
       allowDelete: args.delete,
       fsync: !args["no-fsync"],
       tls: args["tls-cert"] ? { cert: args["tls-cert"], key: args["tls-key"]! } : undefined,
-      proxy: args.proxy ? { registry: parseRegistryHost(args.proxy), options: registryOptionsFrom({ creds: args["proxy-creds"], "tls-verify": args["proxy-tls-verify"] }) } : undefined,
+      proxy: args.proxy
+        ? {
+            registry: parseRegistryHost(args.proxy),
+            options: registryOptionsFrom({ creds: args["proxy-creds"], "tls-verify": args["proxy-tls-verify"] }),
+            checkTimeoutMs: (positiveInt(args["proxy-timeout"], "--proxy-timeout") ?? defaultCheckTimeoutMs / 1000) * 1000,
+          }
+        : undefined,
       // -q: no line is even made
       ...(log.level >= 3 ? { onLog: accessLogWriter() } : {}),
     });
