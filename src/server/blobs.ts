@@ -19,11 +19,17 @@ export async function getBlob(ctx: RequestContext, name: string, digestText: str
   const digest = parseDigestParam(digestText);
   const { blobs, repos } = ctx.options.store;
   const head = ctx.request.method === "HEAD";
+  const etag = etagOf(digest);
+  const headers: Record<string, string> = { ...apiVersionHeader, "Docker-Content-Digest": digest, "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes", ETag: etag };
+  // a pull-through cache gives a blob it lacks as it arrives (a range or a revalidation waits for the copy)
+  if (!head && repos.streamMissingBlob && !ctx.request.headers.has("range") && !ctx.request.headers.has("if-none-match")) {
+    const fetching = await repos.streamMissingBlob(name, digest);
+    if (fetching === null) throw new ApiError("BLOB_UNKNOWN", `blob ${digest} is unknown to ${name}`);
+    if (fetching) return new Response(fetching.body, { headers: { ...headers, "Content-Length": String(fetching.size) } });
+  }
   const linked = async () => ((await repos.hasBlobLink(name, digest)) || (await repos.getManifest(name, digest)) ? blobs.stat(digest) : null);
   const size = head && repos.blobSize ? await repos.blobSize(name, digest) : await linked();
   if (size === null) throw new ApiError("BLOB_UNKNOWN", `blob ${digest} is unknown to ${name}`);
-  const etag = etagOf(digest);
-  const headers: Record<string, string> = { ...apiVersionHeader, "Docker-Content-Digest": digest, "Content-Type": "application/octet-stream", "Accept-Ranges": "bytes", ETag: etag };
   const unchanged = notModified(ctx.request, etag, headers);
   if (unchanged) return unchanged;
   if (head) return new Response(null, { headers: { ...headers, "Content-Length": String(size) } });

@@ -43,6 +43,8 @@ export interface SentAnswer {
   readonly userAgent?: string;
   /** The body did not go out whole: the client went away, or the body failed part-way. */
   readonly cut: boolean;
+  /** Why the body failed (then the answer is cut, or a 500 when nothing had gone out). */
+  readonly failure?: string;
 }
 
 export interface Listener {
@@ -142,23 +144,34 @@ async function respond(handler: Handler, req: IncomingMessage, res: ServerRespon
   const beforeEnd = hasBody && !req.complete ? () => dropRest(req) : undefined;
   const body = { bytes: 0 };
   let cut = false;
+  let status = response!.status;
+  let failure: string | undefined;
   try {
     await send(res, response!, req.method === "HEAD", body, beforeEnd);
-  } catch {
-    cut = true;
-    res.destroy(); // the client went away, or the body failed part-way: the connection cannot carry on
+  } catch (err) {
+    failure = err instanceof Error ? err.message : String(err);
+    if (!res.headersSent && !res.destroyed) {
+      // the body failed before anything went out: a 500 says so (Bun answers a response destroyed this early with an empty 200)
+      status = 500;
+      res.writeHead(500, { "Content-Length": "0", Connection: "close" });
+      res.end();
+    } else {
+      cut = true;
+      res.destroy(); // the client went away, or the body failed part-way: the connection cannot carry on
+    }
   }
   const userAgent = req.headers["user-agent"];
   onSent?.({
     request,
     method: req.method ?? "",
     path: (req.url ?? "").replace(/\?.*$/s, ""),
-    status: response!.status,
+    status,
     bytes: body.bytes,
     ms: performance.now() - started,
     remote,
     ...(userAgent ? { userAgent } : {}),
     cut,
+    ...(failure ? { failure } : {}),
   });
 }
 

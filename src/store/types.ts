@@ -64,6 +64,12 @@ export interface RepoStore {
    * then blobs.stat (a pull-through cache answers from upstream without fetching the bytes).
    */
   blobSize?(repo: string, digest: Digest): Promise<number | null>;
+  /**
+   * For a GET of a whole blob `repo` does not hold yet but can fetch (a pull-through cache): its
+   * size and its bytes as they arrive, kept meanwhile, the last chunk only once the whole checked
+   * against its digest. null: no such blob; undefined: held (now), to be served from `blobs`.
+   */
+  streamMissingBlob?(repo: string, digest: Digest): Promise<{ size: number; body: ReadableStream<Uint8Array> } | null | undefined>;
   unlinkBlob(repo: string, digest: Digest): Promise<boolean>;
   /** Every manifest digest linked in `repo` (for garbage collection). */
   manifestLinks(repo: string): Promise<Digest[]>;

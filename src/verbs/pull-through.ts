@@ -6,9 +6,9 @@
  * back to the cached tag when upstream cannot be reached, or has not answered within
  * `checkTimeoutMs` (the look-up goes on and updates the tag when it ends; requests for one tag share
  * it); referrers are listed as upstream has them (its API or its fallback tag), the cache's own only
- * when upstream is away or slow. Blobs are fetched whole into the store
- * (verified against their digest as they stream) before they are served; requests for one blob,
- * from any repository, share one download.
+ * when upstream is away or slow. A blob's first request gets its bytes as they arrive while the
+ * store keeps them (the last chunk only once the copy matched its digest: a client never gets a
+ * whole wrong blob); requests for one blob, from any repository, share one download.
  */
 import { type Digest, isDigest, parseDigest } from "../core/digest.ts";
 import { AuthError, NotFoundError, StevedoreError, UpstreamError } from "../core/errors.ts";
@@ -20,6 +20,7 @@ import { listTags } from "../registry/listing.ts";
 import { listReferrers } from "../registry/referrers.ts";
 import { getManifest, headManifest } from "../registry/manifests.ts";
 import type { Store, StoredManifest } from "../store/types.ts";
+import { lastChunkAfter, teeInStep } from "../stream/tee.ts";
 
 /** Runs an upstream exchange; what fails is an UpstreamError naming the upstream (not found stays NotFoundError). */
 async function upstreamCall<T>(registry: string, call: () => Promise<T>): Promise<T> {
@@ -117,32 +118,67 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
     }
   };
 
+  /**
+   * Starts downloading a blob into the cache, shared by every request for it while it runs; with
+   * `give`, the bytes go to it too as they arrive (in step with the store's write: a slow reader
+   * slows the download, memory stays flat).
+   */
+  const startDownload = (repo: string, digest: Digest, size: number, give?: (body: ReadableStream<Uint8Array>) => void): Promise<void> => {
+    const desc = { mediaType: "application/octet-stream", digest, size };
+    const download = upstreamCall(upstream.registry, async () => {
+      let body = await getBlob(client(repo), desc);
+      if (give) {
+        const [kept, given] = teeInStep(body);
+        give(given);
+        body = kept;
+      }
+      await local.blobs.put(digest, body, size);
+    }).finally(() => downloads.delete(digest));
+    downloads.set(digest, download);
+    return download;
+  };
+
   /** Downloads a blob into the cache (once, whoever asks) and links it into `repo`; false when upstream has no such blob there. */
-  const fetchBlob = async (repo: string, digest: Digest, joined = true): Promise<boolean> => {
+  const fetchBlob = async (repo: string, digest: Digest, size?: number | null, joined = true): Promise<boolean> => {
     // asked upstream even when the bytes are here (another repository's): this repository must have them there
-    const size = await upstreamBlobSize(repo, digest);
+    size ??= await upstreamBlobSize(repo, digest);
     if (size === null) return false;
     if ((await local.blobs.stat(digest)) === null) {
-      let download = joined ? downloads.get(digest) : undefined;
-      const mine = !download;
-      if (!download) {
-        const desc = { mediaType: "application/octet-stream", digest, size };
-        download = upstreamCall(upstream.registry, async () => local.blobs.put(digest, await getBlob(client(repo), desc), size)).finally(() => downloads.delete(digest));
-        downloads.set(digest, download);
-      }
+      const shared = joined ? downloads.get(digest) : undefined;
       try {
-        await download;
+        await (shared ?? startDownload(repo, digest, size));
       } catch (err) {
         // another repository's download was refused (its access, its copy): this one tries with its own;
         // any other failure (upstream down, a cut) is every waiter's, not a reason for one download each
         const refused = err instanceof NotFoundError || (err instanceof UpstreamError && err.cause instanceof AuthError);
-        if (!mine && refused) return fetchBlob(repo, digest, false);
+        if (shared && refused) return fetchBlob(repo, digest, size, false);
         if (err instanceof NotFoundError) return false; // listed by HEAD, gone by GET
         throw err;
       }
     }
     await local.repos.linkBlob(repo, digest);
     return true;
+  };
+
+  /**
+   * A blob the cache has yet to fetch, for a GET of all of it: its bytes as they arrive from
+   * upstream while the cache keeps them, the last chunk only once the copy checked against its digest.
+   */
+  const streamMissingBlob = async (repo: string, digest: Digest): Promise<{ size: number; body: ReadableStream<Uint8Array> } | null | undefined> => {
+    if (await local.repos.hasBlobLink(repo, digest)) return undefined;
+    const size = await upstreamBlobSize(repo, digest);
+    if (size === null) return null;
+    // here already (another repository's) or on its way: served from the store once linked
+    if ((await local.blobs.stat(digest)) !== null || downloads.has(digest)) return (await fetchBlob(repo, digest, size)) ? undefined : null;
+    const given = Promise.withResolvers<ReadableStream<Uint8Array>>();
+    const kept = startDownload(repo, digest, size, given.resolve).then(() => local.repos.linkBlob(repo, digest));
+    kept.catch(given.reject); // before the bytes began: this request's error; after: the stream's
+    try {
+      return { size, body: lastChunkAfter(await given.promise, kept) };
+    } catch (err) {
+      if (err instanceof NotFoundError) return null; // listed by HEAD, gone by GET
+      throw err;
+    }
   };
 
   const upstreamBlobSize = (repo: string, digest: Digest): Promise<number | null> =>
@@ -192,6 +228,7 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
       async hasBlobLink(repo, digest) {
         return (await local.repos.hasBlobLink(repo, digest)) || fetchBlob(repo, parseDigest(digest));
       },
+      streamMissingBlob: (repo, digest) => streamMissingBlob(repo, parseDigest(digest)),
       // a HEAD: what is here, else what upstream says, without fetching the bytes
       async blobSize(repo, digest) {
         if (await local.repos.hasBlobLink(repo, digest)) return local.blobs.stat(digest);

@@ -44,7 +44,7 @@ export interface ServeOptions {
 }
 
 /** The handler's view of an answer (who asked, what failed) joined with the listener's (how much went out, to whom, how long it took). */
-export type ServeLogEntry = Omit<SentAnswer, "request"> & Pick<AccessLogEntry, "user" | "error">;
+export type ServeLogEntry = Omit<SentAnswer, "request" | "failure"> & Pick<AccessLogEntry, "user" | "error">;
 
 /** Joins each handler entry to the listener's account of its answer, for one log line per request. */
 function accessLog(onLog: (entry: ServeLogEntry) => void) {
@@ -53,7 +53,9 @@ function accessLog(onLog: (entry: ServeLogEntry) => void) {
     onAnswer: (entry: AccessLogEntry, request: Request) => void asked.set(request, entry),
     onSent: ({ request, ...sent }: SentAnswer) => {
       const entry = request && asked.get(request);
-      onLog({ ...sent, ...(entry?.user ? { user: entry.user } : {}), ...(entry?.error ? { error: entry.error } : {}) });
+      const { failure, ...answer } = sent;
+      const error = entry?.error ?? failure;
+      onLog({ ...answer, ...(entry?.user ? { user: entry.user } : {}), ...(error ? { error } : {}) });
     },
   };
 }

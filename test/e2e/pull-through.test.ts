@@ -33,6 +33,44 @@ afterAll(async () => {
   upstream?.stop();
 });
 
+/**
+ * A cache (on disk) in front of an upstream that sends the first half of one layer at once and
+ * the rest when `rest` resolves.
+ */
+async function gatedUpstream(seed: number) {
+  const image = randomImage({ seed, size: 3_000_000 });
+  const [layer] = [...image.blobs.values()].filter((b) => b.desc.mediaType.includes("layer"));
+  const rest = Promise.withResolvers<void>();
+  const isLayer = (req: Request, url: URL) => req.method === "GET" && url.pathname.endsWith(layer!.desc.digest);
+  const upstream = startFakeRegistry(image, {
+    intercept: (req, url) => {
+      if (!isLayer(req, url)) return undefined;
+      const half = layer!.bytes.byteLength >> 1;
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(layer!.bytes.slice(0, half));
+          await rest.promise;
+          controller.enqueue(layer!.bytes.slice(half));
+          controller.close();
+        },
+      });
+      return new Response(body, { headers: { "Content-Length": String(layer!.bytes.byteLength) } });
+    },
+  });
+  const cache = await startServe(["--root", join(dir, `gated-${seed}`), "--proxy", upstream.host]);
+  return {
+    layer: layer!,
+    rest,
+    cache,
+    upstreamGets: () => upstream.seen.filter((r) => r.method === "GET" && r.path.endsWith(layer!.desc.digest)).length,
+    stop: async () => {
+      rest.resolve();
+      await cache.stop();
+      upstream.stop();
+    },
+  };
+}
+
 describe("serve --proxy", () => {
   test("skopeo and stevedore pull through it: every digest as upstream has it, tags listed from upstream", async () => {
     const pulled = `oci:${join(dir, "skopeo")}:all`;
@@ -177,8 +215,47 @@ describe("serve --proxy", () => {
     }
   });
 
-  test("an upstream blob whose bytes do not match its digest is not served, and not kept", async () => {
-    const hostileImage = randomImage({ seed: 1604, size: 200_000 });
+  test("a blob not yet cached streams to its first client as upstream sends it, and is kept", async () => {
+    const { layer, upstreamGets, rest, cache, stop } = await gatedUpstream(1608);
+    const url = `http://${cache.host}/v2/test/image/blobs/${layer.desc.digest}`;
+    try {
+      const answer = await Promise.race([fetch(url), Bun.sleep(3000).then(() => null)]);
+      expect(answer?.status).toBe(200); // null: no answer until upstream had sent everything
+      const reader = answer!.body!.getReader();
+      const first = await reader.read();
+      expect(first.value!.byteLength).toBeGreaterThan(0);
+      rest.resolve();
+      const chunks = [first.value!];
+      for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
+      expect(Buffer.concat(chunks).equals(Buffer.from(layer.bytes))).toBe(true);
+      const again = await fetch(url);
+      expect(Buffer.from(await again.arrayBuffer()).equals(Buffer.from(layer.bytes))).toBe(true);
+      expect(upstreamGets()).toBe(1);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("a client that leaves part-way through a blob being fetched does not stop the cache keeping it", async () => {
+    const { layer, upstreamGets, rest, cache, stop } = await gatedUpstream(1609);
+    const url = `http://${cache.host}/v2/test/image/blobs/${layer.desc.digest}`;
+    try {
+      const leaving = new AbortController();
+      const answer = await fetch(url, { signal: leaving.signal });
+      await answer.body!.getReader().read();
+      leaving.abort();
+      rest.resolve();
+      // the download goes on alone; the next request waits for it or reads the kept copy
+      const again = await fetch(url);
+      expect(Buffer.from(await again.arrayBuffer()).equals(Buffer.from(layer.bytes))).toBe(true);
+      expect(upstreamGets()).toBe(1);
+    } finally {
+      await stop();
+    }
+  });
+
+  test("an upstream blob whose bytes do not match its digest is never served whole, and not kept", async () => {
+    const hostileImage = randomImage({ seed: 1604, size: 2_000_000 });
     const [layer] = [...hostileImage.blobs.values()].filter((b) => b.desc.mediaType.includes("layer"));
     const hostile = startFakeRegistry(hostileImage, {
       intercept: (req, url) => {
@@ -190,10 +267,16 @@ describe("serve --proxy", () => {
     });
     const hostileCache = await startServe(["--memory", "--proxy", hostile.host]);
     try {
+      const url = `http://${hostileCache.host}/v2/test/image/blobs/${layer!.desc.digest}`;
       for (let i = 0; i < 2; i++) {
-        const blob = await fetch(`http://${hostileCache.host}/v2/test/image/blobs/${layer!.desc.digest}`);
-        expect(blob.status).toBeGreaterThanOrEqual(500);
+        // streamed as it arrives: the answer starts, but is cut before its last chunk
+        const blob = await fetch(url);
+        expect(blob.status).toBe(200);
+        expect(await blob.arrayBuffer().then((b) => b.byteLength, () => "cut")).toBe("cut");
       }
+      // nothing kept: each request went upstream again, and a range (served from the cache's copy) is a 502
+      expect(hostile.seen.filter((r) => r.method === "GET" && r.path.endsWith(layer!.desc.digest))).toHaveLength(2);
+      expect((await fetch(url, { headers: { Range: "bytes=0-99" } })).status).toBe(502);
       expect((await stevedore(["copy", "-q", `docker://${hostileCache.host}/test/image:latest`, `oci:${join(dir, "hostile")}:x`])).exitCode).not.toBe(0);
     } finally {
       await hostileCache.stop();

@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { bytesResponse, fileResponse } from "../../src/server/known-body.ts";
-import { type Listener, listen } from "../../src/server/listen.ts";
+import { type Listener, type SentAnswer, listen } from "../../src/server/listen.ts";
 import { rawExchange } from "../helpers/raw-http.ts";
 import { selfSignedCertificate } from "../helpers/registry.ts";
 import { tmpDir } from "../helpers/tmp.ts";
@@ -21,6 +21,11 @@ async function serve(handler: (request: Request) => Promise<Response>, options: 
   const listener = await listen(handler, { hostname: "127.0.0.1", port: 0, ...options });
   listeners.push(listener);
   return listener;
+}
+
+/** The listener's answer when a body failed before anything went out: a 500 without a body, and the connection closed. */
+function bareFailure(text: string): boolean {
+  return text.startsWith("HTTP/1.1 500") && /\r\nContent-Length: 0\r\n/i.test(text) && text.endsWith("\r\n\r\n");
 }
 
 describe("listen", () => {
@@ -150,22 +155,49 @@ describe("listen", () => {
     expect(nothing).toStartWith("HTTP/1.1 204");
     expect(nothing.toLowerCase()).not.toContain("content-length");
     expect((await fetch(`${base}/throws`)).status).toBe(500);
-    // bytes in memory go out as they are, HEAD without them; a length that is not theirs gets no answer
+    // bytes in memory go out as they are, HEAD without them; a length that is not theirs gets a bare 500, never a wrong body
     const bytes = await rawExchange(`127.0.0.1:${listener.port}`, "GET /bytes HTTP/1.1\r\nHost: x\r\n\r\nHEAD /bytes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     const [get, headOfBytes] = bytes.split(/(?=HTTP\/1\.1 )/);
     expect(get).toContain("\r\nContent-Length: 9\r\n");
     expect(get).toEndWith("\r\n\r\nin memory");
     expect(headOfBytes).toContain("\r\nContent-Length: 9\r\n");
     expect(headOfBytes).toEndWith("\r\n\r\n");
-    expect(await rawExchange(`127.0.0.1:${listener.port}`, "GET /bytes-misdeclared HTTP/1.1\r\nHost: x\r\n\r\n")).toBe("");
+    expect(bareFailure(await rawExchange(`127.0.0.1:${listener.port}`, "GET /bytes-misdeclared HTTP/1.1\r\nHost: x\r\n\r\n"))).toBe(true);
   });
 
-  test("a file body whose declared length is not its range's gets no answer, not a wrong one", async () => {
+  test("a file body whose declared length is not its range's gets a bare 500, not a wrong answer", async () => {
     const path = join(dir, "ten");
     writeFileSync(path, "0123456789");
     const listener = await serve(async () => fileResponse({ path, start: 0, end: 10 }, { headers: { "Content-Length": "9" } }));
-    const text = await rawExchange(`127.0.0.1:${listener.port}`, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    expect(text).toBe("");
+    expect(bareFailure(await rawExchange(`127.0.0.1:${listener.port}`, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"))).toBe(true);
+  });
+
+  test("a body stream that fails before its first byte is a bare 500 (not an empty 200); one that fails later cuts the answer", async () => {
+    const failing = (goodChunks: number) => {
+      let sent = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (sent++ < goodChunks) controller.enqueue(new Uint8Array(1000).fill(66));
+          else controller.error(new Error("the digest did not match"));
+        },
+      });
+    };
+    const seen: SentAnswer[] = [];
+    const listener = await listen(async (request) => new Response(failing(Number(new URL(request.url).searchParams.get("good"))), { headers: { "Content-Length": "5000" } }), {
+      hostname: "127.0.0.1",
+      port: 0,
+      onSent: (sent) => void seen.push(sent),
+    });
+    listeners.push(listener);
+    expect(bareFailure(await rawExchange(`127.0.0.1:${listener.port}`, "GET /?good=0 HTTP/1.1\r\nHost: x\r\n\r\n"))).toBe(true);
+    const later = await rawExchange(`127.0.0.1:${listener.port}`, "GET /?good=3 HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect(later).toStartWith("HTTP/1.1 200");
+    expect(later.slice(later.indexOf("\r\n\r\n") + 4).length).toBeLessThan(5000);
+    expect(later).not.toContain("[no close within 10 s]");
+    expect(seen.map((s) => [s.status, s.cut, s.failure])).toEqual([
+      [500, false, "the digest did not match"],
+      [200, true, "the digest did not match"],
+    ]);
   });
 
   test("stop lets a request in flight finish", async () => {

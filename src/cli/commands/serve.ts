@@ -13,7 +13,7 @@ import { cliSignal } from "../signal.ts";
  * `127.0.0.1 alice GET /v2/app/blobs/sha256:… 200 268436992B 85.3ms "skopeo/1.13.3"`: the client,
  * the user (- when anonymous), the request without its query, the status, the body bytes sent, the
  * time to the last byte, the user agent; then `cut` when the body did not go out whole, and what
- * failed for a 5xx.
+ * failed (a 5xx's cause, or why the body stopped).
  */
 function accessLine(e: ServeLogEntry): string {
   const tail = `${e.cut ? " cut" : ""}${e.error ? ` error=${JSON.stringify(e.error)}` : ""}`;
