@@ -1,4 +1,5 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer as createHttpServer } from "node:http";
+import type { Socket } from "node:net";
 import { createServer as createHttpsServer } from "node:https";
 import { scanFile } from "../stream/file.ts";
 import { bytesOf, fileRangeOf } from "./known-body.ts";
@@ -66,26 +67,41 @@ let fileStreams = 0;
 
 /** A connection may sit this long without a byte either way, between requests or within one (uploads run as long as they move; a handler working on a bodiless request is not the client idling). */
 const idleMs = 120_000;
-/** A request head must have arrived whole within this (a client trickling headers holds no connection for long). */
-const headersMs = 60_000;
 /**
  * A request body the handler refused unread is read and dropped for at most this long (nginx's
  * lingering_time), so a client that writes its whole body before it reads gets the answer: closing
  * with its bytes unread would reset the connection and lose the answer with it.
  */
 const lingerMs = 30_000;
+/** At stop, a connection told it is closing gets this long to take its last bytes and hang up. */
+const closeGraceMs = 5_000;
 
 export async function listen(handler: Handler, options: ListenOptions): Promise<Listener> {
   let stopping = false;
+  const connections = new Set<Socket>();
+  /** Connections with a request being answered, and its response. */
+  const answering = new Map<Socket, ServerResponse>();
+  /**
+   * Closes a connection no answer is using, its last bytes sent first: Bun's closeIdleConnections
+   * also destroyed connections whose answer had ended but not yet gone out (a large one was cut at
+   * stop), and left those still sending a head (held a stop for the ~10 s Bun gives a head).
+   */
+  const closeAfterFlush = (socket: Socket) => {
+    socket.end();
+    setTimeout(() => socket.destroy(), closeGraceMs).unref();
+  };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (stopping) res.shouldKeepAlive = false;
+    answering.set(req.socket, res);
     void respond(handler, req, res, idle, options.onSent).finally(() => {
-      if (stopping) server.closeIdleConnections();
+      answering.delete(req.socket);
+      if (stopping) closeAfterFlush(req.socket);
     });
   };
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createHttpServer(onRequest);
+  // no limit on a whole request (Node's 300 s default would cut long uploads; Bun ignores it today,
+  // and its headersTimeout too: it drops a request whose head has not arrived whole within ~10 s)
   server.requestTimeout = 0;
-  server.headersTimeout = headersMs;
   const idle = options.idleMs ?? idleMs;
   server.timeout = idle;
   server.keepAliveTimeout = idle;
@@ -103,6 +119,10 @@ export async function listen(handler: Handler, options: ListenOptions): Promise<
   });
   // once listening, a failed accept (out of file descriptors) is the kernel's to retry, never a crash
   server.on("error", () => {});
+  server.on(options.tls ? "secureConnection" : "connection", (socket: Socket) => {
+    connections.add(socket);
+    socket.once("close", () => connections.delete(socket));
+  });
   const address = server.address();
   return {
     port: typeof address === "object" && address ? address.port : options.port,
@@ -110,7 +130,9 @@ export async function listen(handler: Handler, options: ListenOptions): Promise<
       new Promise<void>((resolve) => {
         stopping = true;
         server.close(() => resolve());
-        server.closeIdleConnections();
+        // answers not begun say Connection: close; connections not answering anything close now
+        for (const res of answering.values()) if (!res.headersSent) res.shouldKeepAlive = false;
+        for (const socket of connections) if (!answering.has(socket)) closeAfterFlush(socket);
       }),
   };
 }

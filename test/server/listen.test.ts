@@ -213,6 +213,26 @@ describe("listen", () => {
     expect(await (await answer).text()).toBe("done");
   });
 
+  test("stop closes a connection still sending its head at once, while a large answer in flight arrives whole", async () => {
+    const entered = Promise.withResolvers<void>();
+    const big = new Uint8Array(16 << 20).fill(120);
+    const listener = await serve(async () => {
+      entered.resolve();
+      await Bun.sleep(200);
+      return bytesResponse(big, {});
+    });
+    const trickling = Promise.withResolvers<void>();
+    const socket = await Bun.connect({ hostname: "127.0.0.1", port: listener.port, socket: { data() {}, close: () => trickling.resolve() } });
+    socket.write("GET / HTTP/1.1\r\nHost: x\r\n"); // and never the blank line
+    const answer = fetch(`http://127.0.0.1:${listener.port}/`).then((r) => r.arrayBuffer());
+    await entered.promise;
+    const started = performance.now();
+    await listener.stop();
+    expect(performance.now() - started).toBeLessThan(3000); // Bun alone drops such a head after ~10 s
+    expect(await Promise.race([trickling.promise.then(() => "closed"), Bun.sleep(1000).then(() => "open")])).toBe("closed");
+    expect((await answer).byteLength).toBe(big.byteLength); // Bun's closeIdleConnections cut it
+  });
+
   test("over TLS, file bodies read by slow clients arrive exact (the two read buffers are reused under backpressure)", async () => {
     const { cert, key } = selfSignedCertificate(dir, "listen");
     const bytes = new Uint8Array(randomBytes((12 << 20) + 321));
