@@ -31,6 +31,9 @@ export interface RequestOptions {
 
 const maxRedirects = 5;
 
+/** A request that cannot be sent again (a PATCH) was refused its token; a new one was asked for, so what can resume may. */
+export class TokenRefusedError extends AuthError {}
+
 type SendInit = { method?: string; headers?: Record<string, string>; body?: RequestInit["body"] };
 
 /** Registry API calls for one repository: scheme, authentication, retries and redirects handled here. */
@@ -128,6 +131,11 @@ export class RegistryClient {
         authenticated = true;
         await this.learnChallenge(response, scopes);
         continue;
+      }
+      if (response.status === 401 && !replayable && !authenticated && own && this.challenge?.scheme === "bearer") {
+        // a token refused part-way (it expired, or the registry rotated its key): the next request gets a new one
+        await this.learnChallenge(response, scopes);
+        throw new TokenRefusedError(`${this.registry}: the registry refused its token for ${this.repository} part-way (${method} ${url.pathname})`);
       }
       if (response.status === 401) {
         await response.body?.cancel();

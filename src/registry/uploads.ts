@@ -4,7 +4,7 @@ import { IntegrityError } from "../core/errors.ts";
 import { type BlobReopener, byteReader } from "../stream/byte-reader.ts";
 import { scanFile } from "../stream/file.ts";
 import { BlobVerifier, readVerified } from "../stream/verify.ts";
-import type { RegistryClient } from "./client.ts";
+import { type RegistryClient, TokenRefusedError } from "./client.ts";
 import { RegistryError, registryErrorFrom } from "./errors.ts";
 import { isRetryableStatus } from "./retry.ts";
 import { UploadBody } from "./upload-body.ts";
@@ -134,9 +134,10 @@ interface PatchPlan {
 
 /**
  * The blob in PATCHes (one, or `chunkSize` bytes each, with their Content-Range), then the closing
- * PUT; `verified` settles our own digest check first. When a resumable PATCH is cut or answered
- * 5xx/429, the upload's status says how much the registry holds (a part of a chunk, or nothing of
- * it) and the bytes are sent on from there. A stream is never resent: it was consumed.
+ * PUT; `verified` settles our own digest check first. When a resumable PATCH is cut, answered
+ * 5xx/429, or refused its token (expired, a key rotated: the status is asked with a new one), the
+ * upload's status says how much the registry holds (a part of a chunk, or nothing of it) and the
+ * bytes are sent on from there. A stream is never resent: it was consumed.
  */
 async function patchAndFinish(client: RegistryClient, session: UploadSession, desc: Descriptor, plan: PatchPlan, verified: () => Promise<void>): Promise<void> {
   const { chunkSize, resumable = false } = plan;
@@ -150,6 +151,7 @@ async function patchAndFinish(client: RegistryClient, session: UploadSession, de
       .request("PATCH", location, { headers: { "Content-Type": "application/octet-stream", ...range }, body: plan.body(start, end), scopes: [client.pushScope] })
       .catch(async (err: unknown) => {
         if (resumable && err instanceof RegistryError && err.status === 0 && !plan.failure?.()) return undefined; // cut: resume below
+        if (resumable && err instanceof TokenRefusedError) return undefined; // resumed below, with a new token
         await verified(); // a failed digest check explains a failed request better than the request does
         throw err;
       });

@@ -3,12 +3,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { parseImageRef } from "../../src/transport/index.ts";
 import { Exit } from "../../src/core/errors.ts";
-import { stevedore } from "../helpers/cli.ts";
+import { requirePeer, stevedore } from "../helpers/cli.ts";
 import { startCuttingProxy } from "../helpers/cutting-proxy.ts";
 import { startFakeRegistry } from "../helpers/fake-registry.ts";
 import { randomImage, writeImage } from "../helpers/random-image.ts";
 import { readBack } from "../helpers/read-image.ts";
-import { type TestRegistry, startRegistry } from "../helpers/registry.ts";
+import { type TestRegistry, freePort, startRegistry } from "../helpers/registry.ts";
 import { type RunningServe, startServe } from "../helpers/serve.ts";
 import { tmpDir } from "../helpers/tmp.ts";
 
@@ -128,6 +128,65 @@ describe("a registry-to-registry push to a destination that lies about the uploa
     } finally {
       liar.stop(true);
       origin.stop();
+    }
+  });
+});
+
+describe("a push whose token the registry stops accepting part-way (expired, or its key rotated)", () => {
+  test("a refused PATCH asks for a new token and the upload resumes from what the registry holds (from a file or a registry); a stream read once says why it stopped (exit 4)", async () => {
+    await writeImage(parseImageRef(source), image);
+    const htpasswdFile = join(dir, "htpasswd");
+    await Bun.write(htpasswdFile, Bun.spawnSync([requirePeer("htpasswd"), "-Bbn", "-C", "4", "alice", "wonderland"]).stdout);
+    // the client talks to `front`, which passes everything to serve but answers the second PATCH of
+    // each upload 401 (after reading its bytes, so the client hears the refusal, not a reset)
+    const frontPort = freePort();
+    const registry = await startServe(["--root", join(dir, "token-root"), "--htpasswd", htpasswdFile, "--anonymous-read", "--token-realm", `http://127.0.0.1:${frontPort}/token`]);
+    const patches = new Map<string, number>();
+    const refused: string[] = [];
+    const front = Bun.serve({
+      port: frontPort,
+      hostname: "127.0.0.1",
+      async fetch(req) {
+        const url = new URL(req.url);
+        if (req.method === "PATCH") {
+          const count = (patches.get(url.pathname) ?? 0) + 1;
+          patches.set(url.pathname, count);
+          if (count === 2) {
+            await req.arrayBuffer();
+            refused.push(url.pathname);
+            const challenge = `Bearer realm="http://127.0.0.1:${frontPort}/token",service="stevedore",error="invalid_token"`;
+            return Response.json({ errors: [{ code: "UNAUTHORIZED", message: "token expired" }] }, { status: 401, headers: { "WWW-Authenticate": challenge } });
+          }
+        }
+        const forwarded = await fetch(`http://${registry.host}${url.pathname}${url.search}`, { method: req.method, headers: req.headers, body: req.body, redirect: "manual", duplex: "half" } as RequestInit);
+        return new Response(forwarded.body, { status: forwarded.status, headers: forwarded.headers });
+      },
+    });
+    const creds = ["--dest-creds", "alice:wonderland", "--upload-chunk-size", "4M"];
+    try {
+      const pushed = await stevedore(["copy", "-q", ...creds, source, `docker://127.0.0.1:${frontPort}/team/app:1`]);
+      expect(pushed.stderr).toBe("");
+      expect(pushed.exitCode).toBe(0);
+      expect(refused).toHaveLength(1);
+      expect((await readBack(`docker://${registry.host}/team/app:1`)).digest).toBe(image.top.digest);
+      // from a registry, the layer is read again from where the destination stands
+      const origin = startFakeRegistry(image);
+      try {
+        const copied = await stevedore(["copy", "-q", ...creds, `docker://${origin.host}/test/image:latest`, `docker://127.0.0.1:${frontPort}/team/copied:1`]);
+        expect([copied.exitCode, copied.stderr]).toEqual([0, ""]);
+        expect(refused).toHaveLength(2);
+      } finally {
+        origin.stop();
+      }
+      // from a tar archive, the layer is a stream read once: the refusal ends the push, and says why
+      const archive = `docker-archive:${join(dir, "image.tar")}:team/app:1`;
+      expect((await stevedore(["copy", "-q", source, archive])).exitCode).toBe(0);
+      const streamed = await stevedore(["copy", "-q", ...creds, archive, `docker://127.0.0.1:${frontPort}/team/streamed:1`]);
+      expect(streamed.exitCode).toBe(Exit.auth);
+      expect(streamed.stderr).toContain("refused its token for team/streamed part-way (PATCH");
+    } finally {
+      front.stop(true);
+      await registry.stop();
     }
   });
 });
