@@ -95,9 +95,10 @@ function parseSyncYaml(text: string, base: RegistryOptions): Wanted[] {
     throw new UsageError(`sync YAML: ${(err as Error).message}`);
   }
   if (!isRecord(doc)) throw new UsageError("sync YAML: expected a mapping of registries");
-  // one credential for several registries would reach them all: the file names each one's
-  if ((base.credentials?.explicit || base.registryToken) && Object.keys(doc).length > 1) {
-    throw new UsageError("sync YAML names several registries: give each its credentials in the file (credentials: username, password), not --src-creds or --src-registry-token");
+  // the command line's credential goes to the registries without their own in the file: to one at most, or it would reach them all
+  const without = Object.entries(doc).filter(([, entry]) => !isRecord(entry) || entry.credentials === undefined).map(([host]) => host);
+  if ((base.credentials?.explicit || base.registryToken) && without.length > 1) {
+    throw new UsageError(`sync YAML: --src-creds or --src-registry-token would go to ${without.length} registries (${without.join(", ")}): give all but one their credentials in the file (credentials: username, password)`);
   }
   const wanted: Wanted[] = [];
   for (const [host, entry] of Object.entries(doc)) {

@@ -206,9 +206,21 @@ describe("registry faults", () => {
       writeFileSync(yaml, `${a}:\n  images:\n    test/image: [latest]\n${b}:\n  images:\n    test/image: [latest]\n`);
       return [
         [["index", "--src-creds", "alice:secret", "-t", `oci:${join(dir, "two-sources")}:x`, `docker://${a}/test/image:latest`, `docker://${b}/test/image:latest`], "--src-creds would reach"],
-        [["sync", "--src", "yaml", "--dest", "dir", "--src-creds", "alice:secret", yaml, join(dir, "yaml-out")], "give each its credentials in the file"],
+        [["sync", "--src", "yaml", "--dest", "dir", "--src-creds", "alice:secret", yaml, join(dir, "yaml-out")], `would go to 2 registries (${a}, ${b})`],
       ];
     }));
+
+  test("a sync YAML's --src-creds goes to the one registry without credentials in the file; the other gets its own", async () => {
+    const a = fake({ basic: { username: "alice", password: "secret" } });
+    const b = fake({ basic: { username: "bob", password: "hunter2" } });
+    const yaml = join(dir, "one-without.yml");
+    writeFileSync(yaml, `${a.host}:\n  images:\n    test/image: [latest]\n${b.host}:\n  credentials: {username: bob, password: hunter2}\n  images:\n    test/image: [latest]\n`);
+    const synced = await stevedore(["sync", "-q", "--src", "yaml", "--dest", "dir", "--src-creds", "alice:secret", yaml, join(dir, "one-without-out")]);
+    expect([synced.exitCode, synced.stderr]).toEqual([0, ""]);
+    const sent = (seen: { authorization: string | null }[]) => [...new Set(seen.map((r) => r.authorization).filter((x) => x !== null))];
+    expect(sent(a.seen)).toEqual([`Basic ${btoa("alice:secret")}`]);
+    expect(sent(b.seen)).toEqual([`Basic ${btoa("bob:hunter2")}`]);
+  });
 
   test("a --dest-creds for a spec file whose destinations are on two registries is refused before any request", () =>
     expectRefusedUnasked(async (a, b) => {

@@ -39,7 +39,9 @@ export default defineCommand({
   async run({ args, rawArgs }) {
     const sourceRegistry = registryOptionsFrom(args, "src");
     const { jobs, errors } = await jobsFrom(args, sourceRegistry);
-    checkPlainCredentials(args, { sources: reachedRefs(jobs.map((j) => j.source)), destinations: reachedRefs(jobs.map((j) => j.destination)) });
+    // a sync YAML checked its sources already: --src-creds reaches the one registry without credentials in the file
+    const sources = args.src === "yaml" ? [] : reachedRefs(jobs.map((j) => j.source));
+    checkPlainCredentials(args, { sources, destinations: reachedRefs(jobs.map((j) => j.destination)) });
     const results = [
       ...errors,
       ...(await sync(jobs, {
