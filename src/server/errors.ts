@@ -13,7 +13,8 @@ export const errorStatus = {
   UNAUTHORIZED: 401,
   DENIED: 403,
   UNSUPPORTED: 405,
-  TOO_MANY_REQUESTS: 429,
+  /** the spec writes it as one word */
+  TOOMANYREQUESTS: 429,
   /** distribution's code for an `n` that is no count (tags list, catalog). */
   PAGINATION_NUMBER_INVALID: 400,
   /** distribution's code for a failure of its own (here: a pull-through cache's upstream). */

@@ -1,9 +1,12 @@
 import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { UsageError } from "../core/errors.ts";
+import { ApiError } from "./errors.ts";
 
 /** bcrypt checks at once: all cores but one, which stays for everything else. */
 const maxChecks = Math.max(1, availableParallelism() - 1);
+/** Checks waiting for a turn beyond which a request is told to come back (429): a flood of guesses queues no further. */
+const defaultMaxWaiting = 64;
 
 /**
  * Users from an htpasswd file with bcrypt entries (`htpasswd -B`), as distribution accepts.
@@ -20,9 +23,10 @@ export class Htpasswd {
     private readonly users: ReadonlyMap<string, string>,
     /** Checked for a user the file does not have, at the file's highest cost: a wrong name takes as long as a wrong password (no user enumeration by timing). */
     private readonly decoy: string,
+    private readonly maxWaiting: number,
   ) {}
 
-  static async load(path: string): Promise<Htpasswd> {
+  static async load(path: string, options: { readonly maxWaiting?: number } = {}): Promise<Htpasswd> {
     const file = Bun.file(path);
     if (!(await file.exists())) throw new UsageError(`--htpasswd ${path}: no such file`);
     const users = new Map<string, string>();
@@ -34,7 +38,7 @@ export class Htpasswd {
       users.set(line.slice(0, colon), hash.replace(/^\$2y\$/, "$2b$"));
     }
     const cost = Math.max(4, ...[...users.values()].map((hash) => Number(hash.split("$")[2]) || 4));
-    return new Htpasswd(users, await Bun.password.hash(crypto.randomUUID(), { algorithm: "bcrypt", cost }));
+    return new Htpasswd(users, await Bun.password.hash(crypto.randomUUID(), { algorithm: "bcrypt", cost }), options.maxWaiting ?? defaultMaxWaiting);
   }
 
   /** The user that Basic credentials (`user:password` in base64, as the Authorization header carries them) prove, or null. */
@@ -57,10 +61,11 @@ export class Htpasswd {
   /**
    * One bcrypt verification, at most `maxChecks` at once: each holds a core for tens to hundreds of
    * milliseconds, and a flood of guesses (anyone may send them) must not take every core from the
-   * requests that need none.
+   * requests that need none, nor queue without end (users checked in the last minutes skip it).
    */
   private async bcrypt(password: string, hash: string): Promise<boolean> {
     if (this.checking < maxChecks) this.checking++;
+    else if (this.waiting.length >= this.maxWaiting) throw new ApiError("TOOMANYREQUESTS", "too many password checks waiting: try again shortly", undefined, { "Retry-After": "1" });
     else await new Promise<void>((resolve) => this.waiting.push(resolve)); // the finishing check hands its turn over
     try {
       return await Bun.password.verify(password, hash, "bcrypt");

@@ -489,6 +489,19 @@ describe("access", () => {
     expect(statuses).toEqual(guesses.map((p) => (p === "wonderland" ? 200 : 401)));
   });
 
+  test("a flood of password checks beyond what may wait is told to come back (429, Retry-After); a user checked before still gets in", async () => {
+    await Bun.write(file, `alice:${await Bun.password.hash("wonderland", { algorithm: "bcrypt", cost: 10 })}\n`);
+    const handler = createHandler({ store: memoryStore(), policy: htpasswdPolicy(await Htpasswd.load(file, { maxWaiting: 2 })) });
+    expect((await handler(req("GET", "/v2/", { headers: basic("alice", "wonderland") }))).status).toBe(200);
+    const flood = await Promise.all(Array.from({ length: availableParallelism() + 8 }, async (_, i) => handler(req("GET", "/v2/", { headers: basic("mallory", `guess ${i}`) }))));
+    const told = flood.filter((r) => r.status === 429);
+    expect(told.length).toBeGreaterThanOrEqual(6); // only the checks running and the two waiting were taken
+    expect(await errorCode(told[0]!)).toBe("TOOMANYREQUESTS");
+    expect(told[0]!.headers.get("retry-after")).toBe("1");
+    expect(flood.filter((r) => r.status !== 429).every((r) => r.status === 401)).toBe(true);
+    expect((await handler(req("GET", "/v2/", { headers: basic("alice", "wonderland") }))).status).toBe(200);
+  });
+
   test("tokens expire", () => {
     const issuer = new TokenIssuer();
     const issued = Date.parse("2026-11-23T10:00:00Z");
