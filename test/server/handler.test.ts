@@ -377,6 +377,19 @@ describe("access", () => {
   });
   const basic = (u: string, p: string) => ({ Authorization: `Basic ${Buffer.from(`${u}:${p}`).toString("base64")}` });
 
+  test("/livez and /readyz answer probes 200 without credentials, and say nothing more; other methods are refused", async () => {
+    for (const policy of [htpasswdPolicy(users), htpasswdPolicy(users, { anonymousRead: true })]) {
+      const handler = createHandler({ store: memoryStore(), policy });
+      for (const path of ["/livez", "/readyz"]) {
+        const probe = await handler(req("GET", path));
+        expect([path, probe.status, await probe.text()]).toEqual([path, 200, "ok\n"]);
+        expect((await handler(req("HEAD", path))).status).toBe(200);
+        expect((await handler(req("POST", path))).status).toBe(404);
+      }
+      expect((await handler(req("GET", "/v2/"))).status).toBe(401);
+    }
+  });
+
   test("htpasswd: anonymous is challenged, a bad password refused, a good one let in", async () => {
     const handler = createHandler({ store: memoryStore(), policy: htpasswdPolicy(users) });
     const anonymous = await handler(req("GET", "/v2/"));
