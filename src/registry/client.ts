@@ -132,7 +132,7 @@ export class RegistryClient {
         await this.learnChallenge(response, scopes);
         continue;
       }
-      if (response.status === 401 && !replayable && !authenticated && own && this.challenge?.scheme === "bearer") {
+      if (response.status === 401 && !replayable && own && this.challenge?.scheme === "bearer") {
         // a token refused part-way (it expired, or the registry rotated its key): the next request gets a new one
         await this.learnChallenge(response, scopes);
         throw new TokenRefusedError(`${this.registry}: the registry refused its token for ${this.repository} part-way (${method} ${url.pathname})`);

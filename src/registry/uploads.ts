@@ -143,6 +143,8 @@ async function patchAndFinish(client: RegistryClient, session: UploadSession, de
   const { chunkSize, resumable = false } = plan;
   let location = session.location;
   let resumes = 0;
+  // a token refused twice with no byte landing in between is no expiry: the refusal stands
+  let refusedAt: number | undefined;
   for (let start = 0; start < desc.size; ) {
     const end = chunkSize === undefined ? desc.size : Math.min(start + chunkSize, desc.size);
     // a whole blob from its start goes as a plain streamed PATCH, as skopeo sends it; every other says where it starts
@@ -151,7 +153,10 @@ async function patchAndFinish(client: RegistryClient, session: UploadSession, de
       .request("PATCH", location, { headers: { "Content-Type": "application/octet-stream", ...range }, body: plan.body(start, end), scopes: [client.pushScope] })
       .catch(async (err: unknown) => {
         if (resumable && err instanceof RegistryError && err.status === 0 && !plan.failure?.()) return undefined; // cut: resume below
-        if (resumable && err instanceof TokenRefusedError) return undefined; // resumed below, with a new token
+        if (resumable && err instanceof TokenRefusedError && refusedAt !== start) {
+          refusedAt = start;
+          return undefined; // resumed below, with a new token
+        }
         await verified(); // a failed digest check explains a failed request better than the request does
         throw err;
       });

@@ -8,6 +8,8 @@ export interface HandlerOptions {
   readonly readOnly?: boolean;
   /** Allow deleting manifests, tags and blobs (off by default, as in distribution). */
   readonly allowDelete?: boolean;
+  /** Whether the server is stopping: /readyz then answers 503, so a load balancer sends no more. */
+  readonly stopping?: () => boolean;
 }
 
 /** What an endpoint needs: the request, its URL, the store, and a way to demand access. */

@@ -25,7 +25,7 @@ export interface AccessLogEntry {
 
 const writes = new Set<Action>(["push", "delete"]);
 
-/** Probes' paths (Kubernetes' names, as zot answers them): 200 without credentials, saying nothing else, while the server answers at all. */
+/** Probes' paths (Kubernetes' names, as zot answers them), answered without credentials, saying nothing else. */
 const probePaths = new Set(["/livez", "/readyz"]);
 
 /**
@@ -53,7 +53,10 @@ export function createHandler(options: HandlerOptions, onLog?: (entry: AccessLog
         return response;
       }
       // a registry with users answers /v2/ 401, which a load balancer's or Kubernetes' probe takes for down
-      if (probePaths.has(url.pathname) && (request.method === "GET" || request.method === "HEAD")) return new Response("ok\n", { headers: { "Content-Type": "text/plain" } });
+      if (probePaths.has(url.pathname) && (request.method === "GET" || request.method === "HEAD")) {
+        const draining = url.pathname === "/readyz" && options.stopping?.();
+        return new Response(draining ? "stopping\n" : "ok\n", { status: draining ? 503 : 200, headers: { "Content-Type": "text/plain" } });
+      }
       // UNSUPPORTED, not NAME_UNKNOWN: no repository is missing
       if (!route) throw new ApiError("UNSUPPORTED", "no such endpoint", 404);
       if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: { ...apiVersionHeader, Allow: allowedMethods(route, options).join(", ") } });

@@ -93,10 +93,14 @@ export async function listen(handler: Handler, options: ListenOptions): Promise<
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     if (stopping) res.shouldKeepAlive = false;
     answering.set(req.socket, res);
-    void respond(handler, req, res, idle, options.onSent).finally(() => {
-      answering.delete(req.socket);
-      if (stopping) closeAfterFlush(req.socket);
-    });
+    void respond(handler, req, res, idle, options.onSent)
+      .catch(() => {}) // respond answers its own failures; a throwing onSent must not end the process
+      .finally(() => {
+        // a pipelined request on the same connection may have taken the connection over: it closes after that one
+        if (answering.get(req.socket) !== res) return;
+        answering.delete(req.socket);
+        if (stopping) closeAfterFlush(req.socket);
+      });
   };
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createHttpServer(onRequest);
   // no limit on a whole request (Node's 300 s default would cut long uploads; Bun ignores it today,

@@ -7,7 +7,11 @@ export interface Store {
   readonly blobs: BlobStore;
   readonly repos: RepoStore;
   readonly uploads: UploadStore;
-  /** Waits for work the store carries on after answering (removing an upload's redundant copy); called before exit. */
+  /**
+   * Ends the work the store carries on after answering: waits for what finishes (removing an
+   * upload's redundant copy), gives up on what may never (a cache's upstream exchanges, whose
+   * waiters then fail). Called at stop, more than once.
+   */
   settle?(): Promise<void>;
 }
 

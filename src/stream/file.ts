@@ -146,28 +146,34 @@ export interface AtomicWriteOptions extends WriteOptions {
 
 /**
  * Writes a stream to `path` through a temporary file renamed at the end: a reader never sees
- * half a file, and any error (even at the last byte) removes the temporary.
+ * half a file, and any error (even at the last byte) removes the temporary. A stream not read to
+ * its end is cancelled, so its producer hears of the failure (one fed in step with another reader
+ * would otherwise wait for it).
  */
 export async function writeFileAtomic(
   path: string,
   body: ReadableStream<Uint8Array> | Uint8Array,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const temp = temporaryPath(path);
-  const handle = await open(temp, "wx", options.mode);
-  // durable streams skip the page cache: they go to the disk before the rename anyway
-  const direct = options.fsync && !(body instanceof Uint8Array) ? await openDirect(temp) : undefined;
+  let handle: FileHandle | undefined;
+  let direct: FileHandle | undefined;
   try {
+    await mkdir(dirname(path), { recursive: true });
+    handle = await open(temp, "wx", options.mode);
+    // durable streams skip the page cache: they go to the disk before the rename anyway
+    direct = options.fsync && !(body instanceof Uint8Array) ? await openDirect(temp) : undefined;
     await writeAll(handle, body, options.verify && new BlobVerifier(options.verify.desc, options.verify.where), direct, options.signal);
     if (options.fsync) await handle.sync();
     await direct?.close();
     await handle.close();
     await rename(temp, path);
   } catch (err) {
+    // unread (the failure came first) it is cancelled here; read, its reader cancelled it
+    if (body instanceof ReadableStream && !body.locked) await body.cancel(err).catch(() => {});
     await direct?.close().catch(() => {});
-    await handle.close().catch(() => {});
-    await rm(temp, { force: true });
+    await handle?.close().catch(() => {});
+    if (handle) await rm(temp, { force: true });
     throw err;
   }
 }

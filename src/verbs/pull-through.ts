@@ -43,37 +43,53 @@ export interface Upstream {
 export const defaultCheckTimeoutMs = 5000;
 
 /**
- * `check`'s result, or `fallback()`'s once `check` has taken `ms`: an upstream that accepts and
- * never answers delays a pull of what the cache holds by that much, not for ever.
+ * `check`'s result, or `fallback()`'s once `ms` have passed (at once when none are left): an
+ * upstream that accepts and never answers delays a pull of what the cache holds by that much, not
+ * for ever.
  */
 async function withinDeadline<T>(check: Promise<T>, ms: number, fallback: () => Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = Symbol("late");
   const deadline = new Promise<typeof late>((resolve) => {
-    timer = setTimeout(() => resolve(late), ms);
+    timer = setTimeout(() => resolve(late), Math.max(0, ms));
   });
   try {
     const first = await Promise.race([check, deadline]);
-    if (first !== late) return first;
-    check.catch(() => {}); // it goes on; what it fails with later is nobody's to hear
-    return await fallback();
+    return first === late ? await fallback() : first;
   } finally {
     clearTimeout(timer);
   }
 }
 
-/** Calls in flight by key (one kind of result per key): requests for one thing share one upstream exchange. */
-function sharedCalls(): <T>(key: string, start: () => Promise<T>) => Promise<T> {
-  const inFlight = new Map<string, Promise<unknown>>();
+/** An upstream exchange that requests for one thing share, and when it began. */
+interface SharedCall<T> {
+  readonly call: Promise<T>;
+  readonly startedAt: number;
+}
+
+/**
+ * Calls in flight by key (one kind of result per key): requests for one thing share one upstream
+ * exchange. One running for longer than `staleMs` (an upstream that hung, and came back) is left
+ * to end alone and a new one begins, so the next requests hear upstream as it is now.
+ */
+function sharedCalls(staleMs: number): <T>(key: string, start: () => Promise<T>) => SharedCall<T> {
+  const inFlight = new Map<string, SharedCall<unknown>>();
   return <T>(key: string, start: () => Promise<T>) => {
-    let call = inFlight.get(key) as Promise<T> | undefined;
-    if (!call) {
-      call = start().finally(() => inFlight.delete(key));
-      inFlight.set(key, call);
-    }
-    return call;
+    const found = inFlight.get(key) as SharedCall<T> | undefined;
+    if (found && performance.now() - found.startedAt <= staleMs) return found;
+    const fresh: SharedCall<T> = {
+      call: start().finally(() => {
+        if (inFlight.get(key) === fresh) inFlight.delete(key);
+      }),
+      startedAt: performance.now(),
+    };
+    inFlight.set(key, fresh);
+    return fresh;
   };
 }
+
+/** A request for a blob the cache is fetching that takes no bytes for this long is dropped from the download (its answer is cut), which goes on for the store and for everyone waiting on it. */
+const readerPatienceMs = 10_000;
 
 /** Upstream clients kept (each holds its repository's tokens); the least recently used goes first. */
 const maxClients = 256;
@@ -86,11 +102,15 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
   const signal = upstream.options?.signal ? AbortSignal.any([stopping.signal, upstream.options.signal]) : stopping.signal;
   const options: RegistryOptions = { retry: { attempts: 2, baseMs: 100, maxMs: 500 }, ...upstream.options, signal };
   const checkTimeoutMs = upstream.checkTimeoutMs ?? defaultCheckTimeoutMs;
-  const shared = sharedCalls();
-  /** Upstream's answer, else (upstream away, or slower than checkTimeoutMs) the cache's own; one exchange at a time per key. */
+  const shared = sharedCalls(3 * checkTimeoutMs);
+  /**
+   * Upstream's answer, else (upstream away, or slower than checkTimeoutMs since the shared exchange
+   * began: a request joining a late one gets the cache's at once) the cache's own.
+   */
   const upstreamOrCached = async <T>(key: string, ask: () => Promise<T>, cached: () => Promise<T>): Promise<T> => {
     try {
-      return await withinDeadline(shared(key, ask), checkTimeoutMs, cached);
+      const { call, startedAt } = shared(key, ask);
+      return await withinDeadline(call, checkTimeoutMs - (performance.now() - startedAt), cached);
     } catch (err) {
       if (isUnreachable(err)) return cached();
       throw err;
@@ -120,38 +140,40 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
 
   /**
    * Starts downloading a blob into the cache, shared by every request for it while it runs; with
-   * `give`, the bytes go to it too as they arrive (in step with the store's write: a slow reader
-   * slows the download, memory stays flat).
+   * `give`, the bytes go to it too as they arrive, in step with the store's write (a slow reader
+   * paces the download, memory stays flat; one that takes nothing for readerPatienceMs is dropped).
    */
   const startDownload = (repo: string, digest: Digest, size: number, give?: (body: ReadableStream<Uint8Array>) => void): Promise<void> => {
     const desc = { mediaType: "application/octet-stream", digest, size };
-    const download = upstreamCall(upstream.registry, async () => {
+    const download: Promise<void> = upstreamCall(upstream.registry, async () => {
       let body = await getBlob(client(repo), desc);
       if (give) {
-        const [kept, given] = teeInStep(body);
-        give(given);
-        body = kept;
+        const [toStore, toReader] = teeInStep(body, readerPatienceMs);
+        give(toReader);
+        body = toStore;
       }
       await local.blobs.put(digest, body, size);
-    }).finally(() => downloads.delete(digest));
+    }).finally(() => {
+      if (downloads.get(digest) === download) downloads.delete(digest);
+    });
     downloads.set(digest, download);
     return download;
   };
 
   /** Downloads a blob into the cache (once, whoever asks) and links it into `repo`; false when upstream has no such blob there. */
-  const fetchBlob = async (repo: string, digest: Digest, size?: number | null, joined = true): Promise<boolean> => {
+  const fetchBlob = async (repo: string, digest: Digest, options: { size?: number; ownDownload?: boolean } = {}): Promise<boolean> => {
     // asked upstream even when the bytes are here (another repository's): this repository must have them there
-    size ??= await upstreamBlobSize(repo, digest);
+    const size = options.size ?? (await upstreamBlobSize(repo, digest));
     if (size === null) return false;
     if ((await local.blobs.stat(digest)) === null) {
-      const shared = joined ? downloads.get(digest) : undefined;
+      const joined = options.ownDownload ? undefined : downloads.get(digest);
       try {
-        await (shared ?? startDownload(repo, digest, size));
+        await (joined ?? startDownload(repo, digest, size));
       } catch (err) {
         // another repository's download was refused (its access, its copy): this one tries with its own;
         // any other failure (upstream down, a cut) is every waiter's, not a reason for one download each
         const refused = err instanceof NotFoundError || (err instanceof UpstreamError && err.cause instanceof AuthError);
-        if (shared && refused) return fetchBlob(repo, digest, size, false);
+        if (joined && refused) return fetchBlob(repo, digest, { size, ownDownload: true });
         if (err instanceof NotFoundError) return false; // listed by HEAD, gone by GET
         throw err;
       }
@@ -162,19 +184,20 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
 
   /**
    * A blob the cache has yet to fetch, for a GET of all of it: its bytes as they arrive from
-   * upstream while the cache keeps them, the last chunk only once the copy checked against its digest.
+   * upstream while the cache keeps them, the last chunk only once the copy checked against its
+   * digest and was linked. null: upstream has no such blob there; undefined: the store has it now.
    */
   const streamMissingBlob = async (repo: string, digest: Digest): Promise<{ size: number; body: ReadableStream<Uint8Array> } | null | undefined> => {
     if (await local.repos.hasBlobLink(repo, digest)) return undefined;
     const size = await upstreamBlobSize(repo, digest);
     if (size === null) return null;
     // here already (another repository's) or on its way: served from the store once linked
-    if ((await local.blobs.stat(digest)) !== null || downloads.has(digest)) return (await fetchBlob(repo, digest, size)) ? undefined : null;
+    if ((await local.blobs.stat(digest)) !== null || downloads.has(digest)) return (await fetchBlob(repo, digest, { size })) ? undefined : null;
     const given = Promise.withResolvers<ReadableStream<Uint8Array>>();
-    const kept = startDownload(repo, digest, size, given.resolve).then(() => local.repos.linkBlob(repo, digest));
-    kept.catch(given.reject); // before the bytes began: this request's error; after: the stream's
+    const keptAndLinked = startDownload(repo, digest, size, given.resolve).then(() => local.repos.linkBlob(repo, digest));
+    keptAndLinked.catch(given.reject); // before the bytes began: this request's error; after: the stream's
     try {
-      return { size, body: lastChunkAfter(await given.promise, kept) };
+      return { size, body: lastChunkAfter(await given.promise, keptAndLinked) };
     } catch (err) {
       if (err instanceof NotFoundError) return null; // listed by HEAD, gone by GET
       throw err;
@@ -189,7 +212,8 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
     });
 
   /** The tag as upstream has it now: HEAD, then the manifest only when its digest is new here. */
-  const refreshTag = async (repo: string, tag: string, cached: StoredManifest | null): Promise<StoredManifest | null> => {
+  const refreshTag = async (repo: string, tag: string): Promise<StoredManifest | null> => {
+    const cached = await local.repos.getManifest(repo, tag);
     const current = await upstreamCall(upstream.registry, () => headManifest(client(repo), tag));
     // no answer to HEAD (or one without Docker-Content-Digest): a GET says which
     if (!current) {
@@ -217,13 +241,10 @@ export function pullThrough(local: Store, upstream: Upstream): Store {
         if (isDigest(reference)) return (await local.repos.getManifest(repo, reference)) ?? fetchManifest(repo, reference);
         if (!isValidTag(reference)) return null;
         const cached = await local.repos.getManifest(repo, reference);
-        try {
-          const check = shared(`tag ${repo}:${reference}`, () => refreshTag(repo, reference, cached));
-          return cached ? await withinDeadline(check, checkTimeoutMs, async () => cached) : await check;
-        } catch (err) {
-          if (cached && isUnreachable(err)) return cached; // upstream away or rate-limiting: the cached tag
-          throw err;
-        }
+        const key = `tag ${repo}:${reference}`;
+        const refresh = () => refreshTag(repo, reference);
+        // a tag the cache holds: upstream's, or (away, rate-limiting, slow) the cached one
+        return cached ? upstreamOrCached(key, refresh, async () => cached) : shared(key, refresh).call;
       },
       async hasBlobLink(repo, digest) {
         return (await local.repos.hasBlobLink(repo, digest)) || fetchBlob(repo, parseDigest(digest));

@@ -41,6 +41,8 @@ export interface ServeOptions {
   readonly proxy?: Upstream;
   /** Upload sessions idle for longer than this are cancelled (default 24 h), looked for this often (default hourly). */
   readonly uploadExpiry?: { readonly maxAgeMs: number; readonly everyMs: number };
+  /** At stop, how long requests waiting on a pull-through cache's upstream get before it is given up (default 10 s). */
+  readonly upstreamGraceMs?: number;
 }
 
 /** The handler's view of an answer (who asked, what failed) joined with the listener's (how much went out, to whom, how long it took). */
@@ -157,7 +159,11 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
   const policy = await accessPolicy(options, scheme, root);
   const log = options.onLog && accessLog(options.onLog);
   // a cache holds upstream's images only: nothing may be pushed into it or deleted from it
-  const handler = createHandler({ store, policy, readOnly: options.readOnly || options.proxy !== undefined, allowDelete: options.allowDelete && !options.proxy }, log?.onAnswer);
+  let stopping = false;
+  const handler = createHandler(
+    { store, policy, readOnly: options.readOnly || options.proxy !== undefined, allowDelete: options.allowDelete && !options.proxy, stopping: () => stopping },
+    log?.onAnswer,
+  );
   const { hostname, port } = parseAddr(options.addr ?? "127.0.0.1:5000");
   const tls = options.tls ? { cert: await readPem(options.tls.cert), key: await readPem(options.tls.key) } : undefined;
   const server = await listen(handler, { hostname, port, tls, onSent: log?.onSent });
@@ -170,8 +176,13 @@ export async function serve(options: ServeOptions = {}): Promise<RunningServer> 
     root,
     store,
     stop: async () => {
+      stopping = true;
       await stopExpiring();
-      await server.stop();
+      // requests waiting on an upstream that does not answer would hold the stop: after a grace, the store gives up on it
+      const stopped = server.stop();
+      const grace = setTimeout(() => void store.settle?.(), options.upstreamGraceMs ?? 10_000);
+      await stopped;
+      clearTimeout(grace);
       lowerRssCeiling();
       await store.settle?.();
       await unmark();

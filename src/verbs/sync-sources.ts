@@ -97,7 +97,8 @@ function parseSyncYaml(text: string, base: RegistryOptions): Wanted[] {
   if (!isRecord(doc)) throw new UsageError("sync YAML: expected a mapping of registries");
   // the command line's credential goes to the registries without their own in the file: to one at most, or it would reach them all
   const without = Object.entries(doc).filter(([, entry]) => !isRecord(entry) || entry.credentials === undefined).map(([host]) => host);
-  if ((base.credentials?.explicit || base.registryToken) && without.length > 1) {
+  if ((base.credentials?.explicit || base.registryToken) && without.length !== 1) {
+    if (without.length === 0) throw new UsageError("sync YAML: every registry has credentials in the file: --src-creds or --src-registry-token would go to none");
     throw new UsageError(`sync YAML: --src-creds or --src-registry-token would go to ${without.length} registries (${without.join(", ")}): give all but one their credentials in the file (credentials: username, password)`);
   }
   const wanted: Wanted[] = [];

@@ -63,6 +63,7 @@ async function gatedUpstream(seed: number) {
     rest,
     cache,
     upstreamGets: () => upstream.seen.filter((r) => r.method === "GET" && r.path.endsWith(layer!.desc.digest)).length,
+    upstreamAsked: () => upstream.seen.filter((r) => r.path.endsWith(layer!.desc.digest)).length,
     stop: async () => {
       rest.resolve();
       await cache.stop();
@@ -161,7 +162,7 @@ describe("serve --proxy", () => {
     }
   });
 
-  test("an upstream that accepts and never answers delays a cached tag by --proxy-timeout, one look-up serving every pull", async () => {
+  test("an upstream that accepts and never answers delays a cached tag by --proxy-check-timeout, one look-up serving every pull", async () => {
     const image = randomImage({ seed: 1607, size: 50_000 });
     let hung = false;
     const hanging = startFakeRegistry(image, {
@@ -171,7 +172,7 @@ describe("serve --proxy", () => {
         return undefined;
       },
     });
-    const slowCache = await startServe(["--memory", "--proxy", hanging.host, "--proxy-timeout", "1"]);
+    const slowCache = await startServe(["--memory", "--proxy", hanging.host, "--proxy-check-timeout", "1"]);
     try {
       expect((await readBack(`docker://${slowCache.host}/test/image:latest`)).digest).toBe(image.top.digest);
       hung = true;
@@ -183,11 +184,26 @@ describe("serve --proxy", () => {
       expect(waited).toBeGreaterThanOrEqual(900); // upstream was given its second
       expect(waited).toBeLessThan(4000);
       expect(hanging.seen.slice(before).filter((r) => r.path.includes("/manifests/"))).toHaveLength(1);
-      // the tag list too: upstream's, else after a second the cache's
+      // a pull joining the late look-up gets the cached tag at once
+      const joined = performance.now();
+      expect((await fetch(`http://${slowCache.host}/v2/test/image/manifests/latest`, { headers: { Accept: image.top.mediaType } })).status).toBe(200);
+      expect(performance.now() - joined).toBeLessThan(500);
+      // the tag list and referrers too: upstream's, else after a second the cache's
+      const listed = performance.now();
       const tags = await fetch(`http://${slowCache.host}/v2/test/image/tags/list`);
       expect(await tags.json()).toEqual({ name: "test/image", tags: ["latest"] });
+      const referrers = await fetch(`http://${slowCache.host}/v2/test/image/referrers/${image.top.digest}`);
+      expect(((await referrers.json()) as { manifests: unknown[] }).manifests).toEqual([]);
+      expect(performance.now() - listed).toBeGreaterThanOrEqual(1800);
+      // upstream back: once the hung look-up is three deadlines old, a new one asks upstream and answers at once
+      hung = false;
+      await Bun.sleep(Math.max(0, started + 3100 - performance.now()));
+      const asked = hanging.seen.length;
+      const fresh = performance.now();
       expect((await readBack(`docker://${slowCache.host}/test/image:latest`)).digest).toBe(image.top.digest);
-      // the look-up still hanging upstream does not keep the cache from stopping
+      expect(performance.now() - fresh).toBeLessThan(900);
+      expect(hanging.seen.slice(asked).filter((r) => r.path === "/v2/test/image/manifests/latest")).not.toHaveLength(0);
+      // the look-ups still hanging upstream do not keep the cache from stopping
       const stopping = performance.now();
       expect(await slowCache.stop()).toBe(0);
       expect(performance.now() - stopping).toBeLessThan(3000);
@@ -216,7 +232,7 @@ describe("serve --proxy", () => {
   });
 
   test("a blob not yet cached streams to its first client as upstream sends it, and is kept", async () => {
-    const { layer, upstreamGets, rest, cache, stop } = await gatedUpstream(1608);
+    const { layer, upstreamGets, upstreamAsked, rest, cache, stop } = await gatedUpstream(1608);
     const url = `http://${cache.host}/v2/test/image/blobs/${layer.desc.digest}`;
     try {
       const answer = await Promise.race([fetch(url), Bun.sleep(3000).then(() => null)]);
@@ -228,8 +244,11 @@ describe("serve --proxy", () => {
       const chunks = [first.value!];
       for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
       expect(Buffer.concat(chunks).equals(Buffer.from(layer.bytes))).toBe(true);
+      // kept and linked: the next request asks upstream nothing, not even a HEAD
+      const asked = upstreamAsked();
       const again = await fetch(url);
       expect(Buffer.from(await again.arrayBuffer()).equals(Buffer.from(layer.bytes))).toBe(true);
+      expect(upstreamAsked()).toBe(asked);
       expect(upstreamGets()).toBe(1);
     } finally {
       await stop();

@@ -200,13 +200,16 @@ describe("registry faults", () => {
       [["diff", "--registry-token", "t0ken", `docker://${a}/test/image:latest`, `docker://${b}/test/image:latest`], "would reach"],
     ]));
 
-  test("a --src-creds that would reach two source registries is a usage error too (an index, a sync YAML)", () =>
+  test("a --src-creds that would reach two source registries, or none, is a usage error too (an index, a sync YAML)", () =>
     expectRefusedUnasked(async (a, b) => {
       const yaml = join(dir, "two-registries.yml");
       writeFileSync(yaml, `${a}:\n  images:\n    test/image: [latest]\n${b}:\n  images:\n    test/image: [latest]\n`);
+      const allOwn = join(dir, "all-own.yml");
+      writeFileSync(allOwn, `${a}:\n  credentials: {username: bob, password: hunter2}\n  images:\n    test/image: [latest]\n`);
       return [
         [["index", "--src-creds", "alice:secret", "-t", `oci:${join(dir, "two-sources")}:x`, `docker://${a}/test/image:latest`, `docker://${b}/test/image:latest`], "--src-creds would reach"],
         [["sync", "--src", "yaml", "--dest", "dir", "--src-creds", "alice:secret", yaml, join(dir, "yaml-out")], `would go to 2 registries (${a}, ${b})`],
+        [["sync", "--src", "yaml", "--dest", "dir", "--src-creds", "alice:secret", allOwn, join(dir, "yaml-out")], "every registry has credentials in the file: --src-creds or --src-registry-token would go to none"],
       ];
     }));
 

@@ -138,22 +138,28 @@ describe("a push whose token the registry stops accepting part-way (expired, or 
     const htpasswdFile = join(dir, "htpasswd");
     await Bun.write(htpasswdFile, Bun.spawnSync([requirePeer("htpasswd"), "-Bbn", "-C", "4", "alice", "wonderland"]).stdout);
     // the client talks to `front`, which passes everything to serve but answers the second PATCH of
-    // each upload 401 (after reading its bytes, so the client hears the refusal, not a reset)
+    // each upload 401 (up to the `refuseTo`th; after reading its bytes, so the client hears the
+    // refusal, not a reset)
     const frontPort = freePort();
     const registry = await startServe(["--root", join(dir, "token-root"), "--htpasswd", htpasswdFile, "--anonymous-read", "--token-realm", `http://127.0.0.1:${frontPort}/token`]);
     const patches = new Map<string, number>();
     const refused: string[] = [];
+    // what went through the front, in order: a refusal must be followed by a token request
+    const seen: string[] = [];
+    let refuseTo = 2;
     const front = Bun.serve({
       port: frontPort,
       hostname: "127.0.0.1",
       async fetch(req) {
         const url = new URL(req.url);
+        seen.push(`${req.method} ${url.pathname}`);
         if (req.method === "PATCH") {
           const count = (patches.get(url.pathname) ?? 0) + 1;
           patches.set(url.pathname, count);
-          if (count === 2) {
+          if (count >= 2 && count <= refuseTo) {
             await req.arrayBuffer();
             refused.push(url.pathname);
+            seen.push("refused");
             const challenge = `Bearer realm="http://127.0.0.1:${frontPort}/token",service="stevedore",error="invalid_token"`;
             return Response.json({ errors: [{ code: "UNAUTHORIZED", message: "token expired" }] }, { status: 401, headers: { "WWW-Authenticate": challenge } });
           }
@@ -168,6 +174,10 @@ describe("a push whose token the registry stops accepting part-way (expired, or 
       expect(pushed.stderr).toBe("");
       expect(pushed.exitCode).toBe(0);
       expect(refused).toHaveLength(1);
+      // a new token was asked for before the upload's status
+      const after = seen.slice(seen.indexOf("refused") + 1);
+      expect(after.findIndex((r) => r === "GET /token")).toBeLessThan(after.findIndex((r) => r.startsWith("GET /v2/team/app/blobs/uploads/")));
+      expect(after.findIndex((r) => r === "GET /token")).toBeGreaterThanOrEqual(0);
       expect((await readBack(`docker://${registry.host}/team/app:1`)).digest).toBe(image.top.digest);
       // from a registry, the layer is read again from where the destination stands
       const origin = startFakeRegistry(image);
@@ -184,6 +194,12 @@ describe("a push whose token the registry stops accepting part-way (expired, or 
       const streamed = await stevedore(["copy", "-q", ...creds, archive, `docker://127.0.0.1:${frontPort}/team/streamed:1`]);
       expect(streamed.exitCode).toBe(Exit.auth);
       expect(streamed.stderr).toContain("refused its token for team/streamed part-way (PATCH");
+      // refused again with no byte landing in between: no expiry, a refusal (exit 4), not five resumes
+      refuseTo = Number.POSITIVE_INFINITY;
+      const denied = await stevedore(["copy", "-q", ...creds, source, `docker://127.0.0.1:${frontPort}/team/denied:1`]);
+      expect(denied.exitCode).toBe(Exit.auth);
+      expect(denied.stderr).toContain("refused its token for team/denied part-way (PATCH");
+      expect(refused.filter((p) => p.startsWith("/v2/team/denied/"))).toHaveLength(2);
     } finally {
       front.stop(true);
       await registry.stop();

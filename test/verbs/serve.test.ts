@@ -48,3 +48,19 @@ test("tokens outlive a restart on the same root (the key is kept there, readable
     await elsewhere.stop();
   }
 });
+
+test("a stop gives requests waiting on a pull-through cache's hung upstream a grace, then gives up on upstream (502) and ends", async () => {
+  const hung = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } }); // accepts, never answers
+  const server = await serve({ addr: "127.0.0.1:0", memory: true, proxy: { registry: `127.0.0.1:${hung.port}` }, upstreamGraceMs: 300 });
+  try {
+    const waiting = fetch(new URL("/v2/library/alpine/manifests/3", server.url));
+    await Bun.sleep(100);
+    const started = performance.now();
+    await server.stop();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+    expect(performance.now() - started).toBeLessThan(3000);
+    expect((await waiting).status).toBe(502);
+  } finally {
+    hung.stop(true);
+  }
+});

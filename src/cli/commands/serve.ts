@@ -62,11 +62,13 @@ export default defineCommand({
     proxy: { type: "string", valueHint: "HOST", description: "Be a pull-through cache of this registry: fetch what clients pull, keep it, refuse pushes" },
     "proxy-creds": { type: "string", valueHint: "user:password", description: "Credentials for the upstream registry (else from auth files)" },
     "proxy-tls-verify": { type: "string", valueHint: "true|false", description: "Verify the upstream's TLS certificate (false: also allow plain http)" },
-    "proxy-timeout": { type: "string", valueHint: "SECONDS", description: "How long a pull of a cached tag waits for upstream before the cached copy is served (default 5)" },
+    "proxy-check-timeout": { type: "string", valueHint: "SECONDS", description: "How long a pull of a cached tag waits for upstream before the cached copy is served (default 5)" },
     ...commonArgs,
   },
   async run({ args }) {
     if (Boolean(args["tls-cert"]) !== Boolean(args["tls-key"])) throw new UsageError("--tls-cert and --tls-key go together");
+    const upstreamFlag = ["proxy-creds", "proxy-tls-verify", "proxy-check-timeout"].find((flag) => args[flag] !== undefined);
+    if (upstreamFlag && !args.proxy) throw new UsageError(`--${upstreamFlag} is for a pull-through cache: give --proxy HOST with it`);
     const server = await serve({
       addr: args.addr,
       root: args.root,
@@ -83,7 +85,7 @@ export default defineCommand({
         ? {
             registry: parseRegistryHost(args.proxy),
             options: registryOptionsFrom({ creds: args["proxy-creds"], "tls-verify": args["proxy-tls-verify"] }),
-            checkTimeoutMs: (positiveInt(args["proxy-timeout"], "--proxy-timeout") ?? defaultCheckTimeoutMs / 1000) * 1000,
+            checkTimeoutMs: (positiveInt(args["proxy-check-timeout"], "--proxy-check-timeout") ?? defaultCheckTimeoutMs / 1000) * 1000,
           }
         : undefined,
       // -q: no line is even made
