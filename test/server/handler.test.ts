@@ -388,6 +388,9 @@ describe("access", () => {
       }
       expect((await handler(req("GET", "/v2/"))).status).toBe(401);
     }
+    // a server stopping is alive but not ready: a load balancer sends it no more
+    const stopping = createHandler({ store: memoryStore(), policy: htpasswdPolicy(users), stopping: () => true });
+    expect([(await stopping(req("GET", "/readyz"))).status, (await stopping(req("GET", "/livez"))).status]).toEqual([503, 200]);
   });
 
   test("htpasswd: anonymous is challenged, a bad password refused, a good one let in", async () => {

@@ -111,6 +111,16 @@ describe("writeFileAtomic", () => {
     await expect(write).rejects.toBeInstanceOf(IntegrityError);
     expect(readdirSync(sub)).toEqual([]);
   });
+
+  test("a stream it cannot begin to write (its directory cannot be made) is cancelled, so its producer hears of it", async () => {
+    const notADirectory = fresh();
+    writeFileSync(notADirectory, "a file");
+    let cancelled: unknown;
+    const body = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}), cancel: (reason) => void (cancelled = reason) });
+    const write = writeFileAtomic(join(notADirectory, "sub", "blob"), body);
+    await expect(write).rejects.toThrow();
+    expect((cancelled as NodeJS.ErrnoException | undefined)?.code).toBe("ENOTDIR");
+  });
 });
 
 describe("scanFile", () => {
